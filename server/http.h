@@ -1,0 +1,49 @@
+/*
+ * http.h - the collector's HTTP front on libmicrohttpd: routing, auth,
+ * ingest request lifecycle, health, metrics and security headers.
+ *
+ * Threading: libmicrohttpd's internal thread pool (epoll) runs the request
+ * handlers, which parse and validate bodies; the writer thread commits.
+ * While a batch waits for its commit its connection is suspended
+ * (MHD_suspend_connection), so no thread is blocked per request; the
+ * writer's done callback resumes it and the answer is sent.
+ */
+#ifndef RASFLEET_HTTP_H
+#define RASFLEET_HTTP_H
+
+#include "auth.h"
+#include "buf.h"
+#include "config.h"
+#include "writer.h"
+
+struct http_server;
+
+/* Optional read-side handler for GET /api/v1/... (the read API). Fills
+ * status, content type and body; returns RF_OK or RF_ENOTFOUND for an unknown
+ * path. */
+struct http_api_request {
+    const char *path;  /* e.g. "/api/v1/overview" */
+    const char *query; /* raw query string without '?', "" when none */
+    enum auth_role role;
+};
+struct http_api_response {
+    int status;
+    const char *content_type;
+    struct buf body;
+};
+typedef int (*http_api_fn)(void *arg, const struct http_api_request *req,
+                           struct http_api_response *res);
+
+int http_start(const struct config *cfg, struct writer *w, struct auth *auth,
+               struct http_server **out, char *errbuf, size_t errlen);
+/* Registers the read API (before traffic; may be left unset). */
+void http_set_api(struct http_server *s, http_api_fn fn, void *arg);
+/* Port actually bound (useful with port 0). */
+unsigned http_port(struct http_server *s);
+/* Stops accepting new connections; requests in progress go on. */
+void http_quiesce(struct http_server *s);
+/* Waits up to timeout_ms for requests in progress to be answered. */
+void http_wait_idle(struct http_server *s, int timeout_ms);
+void http_stop(struct http_server *s);
+
+#endif

@@ -1,0 +1,311 @@
+/*
+ * main.c - rasfleet-collector command line: `serve` (the default) runs the
+ * collector in the foreground; `token add|list|revoke` manages agent and
+ * reader tokens in the database. See `rasfleet-collector --help`.
+ */
+#include "auth.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "rasfleet/result.h"
+#include "store.h"
+#include "writer.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: rasfleet-collector [serve] [options]\n"
+            "       rasfleet-collector token add --role agent|reader [--name NAME] [options]\n"
+            "       rasfleet-collector token list [options]\n"
+            "       rasfleet-collector token revoke ID [options]\n"
+            "\n"
+            "options:\n"
+            "  --config FILE          settings file (key = value; see "
+            "deploy/rasfleet.conf.example)\n"
+            "  --listen HOST:PORT     address to serve on (default 127.0.0.1:8080)\n"
+            "  --db FILE              SQLite database (default data/rasfleet.db)\n"
+            "  --web-dir DIR          dashboard files (default: the installed web/)\n"
+            "  --retention-days N     delete telemetry older than N days (default 90, 0 = "
+            "never)\n"
+            "  --threads N            HTTP worker threads (default 2)\n"
+            "  --max-db-bytes N       refuse writes (503) past this database size\n"
+            "  --port-file FILE       write the bound port there once listening\n"
+            "  --log-level LEVEL      debug, info, warn or error\n"
+            "  --version, --help\n"
+            "\n"
+            "The admin token comes from RASFLEET_ADMIN_TOKEN or admin_token in the config.\n");
+}
+
+struct cli {
+    struct config cfg;
+    const char *port_file;
+    const char *role;
+    const char *name;
+};
+
+static int load_config_arg(int argc, char **argv, struct config *cfg)
+{
+    char err[512];
+    for (int i = 1; i < argc - 1; i++) {
+        if (strcmp(argv[i], "--config") == 0 &&
+            config_load_file(cfg, argv[i + 1], err, sizeof(err)) != RF_OK) {
+            fprintf(stderr, "rasfleet-collector: %s\n", err);
+            return 2;
+        }
+    }
+    const char *env = getenv("RASFLEET_ADMIN_TOKEN");
+    if (env && *env && config_set(cfg, "admin_token", env, err, sizeof(err)) != RF_OK) {
+        fprintf(stderr, "rasfleet-collector: RASFLEET_ADMIN_TOKEN must be at least 16 characters\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* Parses flags from argv[first..]; positional arguments are left in
+ * argv[optind..]. Returns 0, or an exit code. */
+static int parse_flags(int argc, char **argv, struct cli *cli)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"listen", required_argument, NULL, 'l'},
+        {"db", required_argument, NULL, 'd'},
+        {"web-dir", required_argument, NULL, 'w'},
+        {"retention-days", required_argument, NULL, 'r'},
+        {"threads", required_argument, NULL, 't'},
+        {"max-db-bytes", required_argument, NULL, 'm'},
+        {"port-file", required_argument, NULL, 'p'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"role", required_argument, NULL, 'R'},
+        {"name", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    static const struct {
+        int opt;
+        const char *key;
+    } keys[] = {{'l', "listen"},         {'d', "db"},      {'w', "web_dir"},
+                {'r', "retention_days"}, {'t', "threads"}, {'m', "max_db_bytes"},
+                {'L', "log_level"}};
+    int c;
+    char err[512];
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        bool handled = false;
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+            if (keys[i].opt == c) {
+                if (config_set(&cli->cfg, keys[i].key, optarg, err, sizeof(err)) != RF_OK) {
+                    fprintf(stderr, "rasfleet-collector: %s\n", err);
+                    return 2;
+                }
+                handled = true;
+            }
+        }
+        if (handled || c == 'c')
+            continue;
+        switch (c) {
+        case 'p':
+            cli->port_file = optarg;
+            break;
+        case 'R':
+            cli->role = optarg;
+            break;
+        case 'n':
+            cli->name = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        case 'V':
+            printf("rasfleet-collector %s\n", RF_VERSION);
+            exit(0);
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static int ensure_parent_dir(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return RF_ENOMEM;
+    const char *dir = dirname(copy);
+    int rc = RF_OK;
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+        rc = RF_EIO;
+    free(copy);
+    return rc;
+}
+
+static int write_port_file(const char *path, unsigned port)
+{
+    char tmp[1100];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return RF_EIO;
+    fprintf(f, "%u\n", port);
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        return RF_EIO;
+    return RF_OK;
+}
+
+static int cmd_serve(struct cli *cli)
+{
+    struct config *cfg = &cli->cfg;
+    struct auth *auth = NULL;
+    struct writer *writer = NULL;
+    struct http_server *http = NULL;
+    char err[512] = "";
+    int exit_code = 1;
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* threads inherit: only sigwait sees them */
+    signal(SIGPIPE, SIG_IGN);
+
+    if (!cfg->admin_token[0])
+        log_warn("no admin token configured (RASFLEET_ADMIN_TOKEN): only tokens created with"
+                 " `rasfleet-collector token add` can be used");
+    if (auth_create(cfg->admin_token[0] ? cfg->admin_token : NULL, &auth) != RF_OK) {
+        fprintf(stderr, "rasfleet-collector: cannot set up authentication\n");
+        goto out;
+    }
+    if (ensure_parent_dir(cfg->db_path) != RF_OK) {
+        fprintf(stderr, "rasfleet-collector: cannot create the folder of %s\n", cfg->db_path);
+        goto out;
+    }
+    struct writer_config wc = {
+        .db_path = cfg->db_path,
+        .queue_batches = cfg->queue_batches,
+        .queue_bytes = cfg->queue_bytes,
+        .group_records = cfg->group_records,
+        .retention_days = cfg->retention_days,
+        .max_db_bytes = cfg->max_db_bytes,
+        .retention_interval_s = 60,
+    };
+    if (writer_start(&wc, auth, &writer, err, sizeof(err)) != RF_OK) {
+        fprintf(stderr, "rasfleet-collector: %s\n", err);
+        goto out;
+    }
+    if (http_start(cfg, writer, auth, &http, err, sizeof(err)) != RF_OK) {
+        fprintf(stderr, "rasfleet-collector: %s\n", err);
+        goto out;
+    }
+    unsigned port = http_port(http);
+    if (cli->port_file && write_port_file(cli->port_file, port) != RF_OK) {
+        fprintf(stderr, "rasfleet-collector: cannot write %s\n", cli->port_file);
+        goto out;
+    }
+    log_info("rasfleet-collector %s listening on http://%s:%u/ (database %s, retention %d days)",
+             RF_VERSION, cfg->listen_host, port, cfg->db_path, cfg->retention_days);
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    log_info("signal %d: stopping (draining the write queue)", sig);
+    exit_code = 0;
+out:
+    if (http)
+        http_quiesce(http);
+    writer_stop(writer); /* drains: every queued batch is committed and answered */
+    if (http) {
+        http_wait_idle(http, 5000);
+        http_stop(http);
+    }
+    auth_destroy(auth);
+    if (exit_code == 0)
+        log_info("stopped cleanly");
+    return exit_code;
+}
+
+static int cmd_token(struct cli *cli, int argc, char **argv)
+{
+    sqlite3 *db = NULL;
+    char err[512];
+    int exit_code = 1;
+    if (argc < 1) {
+        usage(stderr);
+        return 2;
+    }
+    if (ensure_parent_dir(cli->cfg.db_path) != RF_OK ||
+        store_open(cli->cfg.db_path, STORE_READ_WRITE, &db, err, sizeof(err)) != RF_OK) {
+        fprintf(stderr, "rasfleet-collector: %s\n", err);
+        return 1;
+    }
+    if (strcmp(argv[0], "add") == 0) {
+        enum auth_role role = AUTH_NONE;
+        if (cli->role && strcmp(cli->role, "agent") == 0)
+            role = AUTH_AGENT;
+        else if (cli->role && strcmp(cli->role, "reader") == 0)
+            role = AUTH_READER;
+        if (role == AUTH_NONE) {
+            fprintf(stderr, "rasfleet-collector: token add needs --role agent or --role reader\n");
+            exit_code = 2;
+            goto out;
+        }
+        char token[AUTH_TOKEN_LEN + 1];
+        int64_t id;
+        if (tokens_add(db, role, cli->name, token, &id) != RF_OK) {
+            fprintf(stderr, "rasfleet-collector: cannot store the token: %s\n",
+                    sqlite3_errmsg(db));
+            goto out;
+        }
+        /* The secret is printed once, on stdout, for the operator to copy. */
+        printf("%s\n", token);
+        fprintf(stderr, "created %s token %lld%s%s (shown once; only its hash is stored)\n",
+                auth_role_name(role), (long long)id, cli->name ? " " : "",
+                cli->name ? cli->name : "");
+        exit_code = 0;
+    } else if (strcmp(argv[0], "list") == 0) {
+        exit_code = tokens_list(db, stdout) == RF_OK ? 0 : 1;
+    } else if (strcmp(argv[0], "revoke") == 0 && argc >= 2) {
+        char *end;
+        long long id = strtoll(argv[1], &end, 10);
+        int rc = *end ? RF_EINVAL : tokens_revoke(db, id);
+        if (rc == RF_OK) {
+            fprintf(stderr, "revoked token %lld\n", id);
+            exit_code = 0;
+        } else {
+            fprintf(stderr, "rasfleet-collector: no active token with id %s\n", argv[1]);
+        }
+    } else {
+        usage(stderr);
+        exit_code = 2;
+    }
+out:
+    sqlite3_close(db);
+    return exit_code;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli cli = {0};
+    config_defaults(&cli.cfg);
+    int rc = load_config_arg(argc, argv, &cli.cfg);
+    if (rc)
+        return rc;
+    rc = parse_flags(argc, argv, &cli);
+    if (rc)
+        return rc;
+    log_set_level((enum log_level)cli.cfg.log_level);
+    int rest = argc - optind;
+    char **args = argv + optind;
+    if (rest == 0 || strcmp(args[0], "serve") == 0)
+        return cmd_serve(&cli);
+    if (strcmp(args[0], "token") == 0)
+        return cmd_token(&cli, rest - 1, args + 1);
+    usage(stderr);
+    return 2;
+}

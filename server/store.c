@@ -1,0 +1,181 @@
+/*
+ * store.c - database open, pragmas and schema migrations. See store.h.
+ *
+ * Index choice (measured in bench/, recorded in docs/benchmarks.md): every
+ * secondary index costs ingest speed, so each one below serves a read of the
+ * api-v1 contract or retention:
+ *   events(time)            window reads, retention
+ *   events(device, record_id) UNIQUE: per-device event dedupe and device detail
+ *   <snapshot>(device, time)  device detail (latest interfaces/pbk/policy)
+ *   <snapshot>(time)          retention
+ */
+#include "store.h"
+#include "log.h"
+#include "rasfleet/result.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *const migrations[] = {
+    /* 1: initial schema */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
+    "CREATE TABLE dict(id INTEGER PRIMARY KEY, s TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE devices(id INTEGER PRIMARY KEY, uid TEXT NOT NULL UNIQUE, hostname TEXT,"
+    " os_version TEXT, agent_version TEXT, first_seen INTEGER NOT NULL,"
+    " last_seen INTEGER NOT NULL);"
+    "CREATE TABLE batches(device INTEGER NOT NULL, uid TEXT NOT NULL,"
+    " received INTEGER NOT NULL, records INTEGER NOT NULL,"
+    " PRIMARY KEY(device, uid)) WITHOUT ROWID;"
+    "CREATE INDEX batches_received ON batches(received);"
+    "CREATE TABLE events(id INTEGER PRIMARY KEY, device INTEGER NOT NULL,"
+    " time INTEGER NOT NULL, received INTEGER NOT NULL, event_id INTEGER NOT NULL,"
+    " record_id INTEGER NOT NULL, level INTEGER NOT NULL, user INTEGER NOT NULL,"
+    " connection INTEGER NOT NULL, error_code INTEGER, reason_code INTEGER,"
+    " coid TEXT, message TEXT);"
+    "CREATE UNIQUE INDEX events_device_record ON events(device, record_id);"
+    "CREATE INDEX events_time ON events(time);"
+    "CREATE TABLE iface_metrics(id INTEGER PRIMARY KEY, device INTEGER NOT NULL,"
+    " time INTEGER NOT NULL, alias INTEGER NOT NULL, ifindex INTEGER NOT NULL,"
+    " family INTEGER NOT NULL, metric INTEGER NOT NULL, automatic INTEGER NOT NULL,"
+    " connected INTEGER NOT NULL, if_type INTEGER NOT NULL, mtu INTEGER);"
+    "CREATE INDEX iface_metrics_device ON iface_metrics(device, time);"
+    "CREATE INDEX iface_metrics_time ON iface_metrics(time);"
+    "CREATE TABLE pbk_entries(id INTEGER PRIMARY KEY, device INTEGER NOT NULL,"
+    " time INTEGER NOT NULL, scope INTEGER NOT NULL, connection INTEGER NOT NULL,"
+    " settings INTEGER NOT NULL);"
+    "CREATE INDEX pbk_entries_device ON pbk_entries(device, time);"
+    "CREATE INDEX pbk_entries_time ON pbk_entries(time);"
+    "CREATE TABLE vpn_policies(id INTEGER PRIMARY KEY, device INTEGER NOT NULL,"
+    " time INTEGER NOT NULL, connection INTEGER NOT NULL, server INTEGER NOT NULL,"
+    " tunnel_type INTEGER NOT NULL, auth_method INTEGER NOT NULL,"
+    " split_tunneling INTEGER NOT NULL, device_tunnel INTEGER NOT NULL,"
+    " dns_suffix INTEGER, ipsec INTEGER);"
+    "CREATE INDEX vpn_policies_device ON vpn_policies(device, time);"
+    "CREATE INDEX vpn_policies_time ON vpn_policies(time);"
+    "CREATE TABLE tokens(id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+    " role TEXT NOT NULL CHECK(role IN ('agent','reader')), hash BLOB NOT NULL UNIQUE,"
+    " created INTEGER NOT NULL, revoked INTEGER);",
+};
+
+#define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int store_schema_version(void)
+{
+    return N_MIGRATIONS;
+}
+
+bool store_is_storage_error(int rc)
+{
+    int primary = rc & 0xff;
+    return primary == SQLITE_FULL || primary == SQLITE_READONLY || primary == SQLITE_IOERR ||
+           primary == SQLITE_CANTOPEN || primary == SQLITE_BUSY || primary == SQLITE_LOCKED ||
+           primary == SQLITE_NOMEM || primary == SQLITE_CORRUPT || primary == SQLITE_PERM;
+}
+
+static int exec(sqlite3 *db, const char *sql, char *errbuf, size_t errlen)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        snprintf(errbuf, errlen, "%s", msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return RF_ESTORAGE;
+    }
+    return RF_OK;
+}
+
+static int user_version(sqlite3 *db, int *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        *out = sqlite3_column_int(st, 0);
+        rc = SQLITE_OK;
+    } else {
+        rc = SQLITE_ERROR;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? RF_OK : RF_ESTORAGE;
+}
+
+int store_migrate(sqlite3 *db, char *errbuf, size_t errlen)
+{
+    int version = 0;
+    if (user_version(db, &version) != RF_OK) {
+        snprintf(errbuf, errlen, "cannot read schema version: %s", sqlite3_errmsg(db));
+        return RF_ESTORAGE;
+    }
+    if (version > N_MIGRATIONS) {
+        snprintf(errbuf, errlen,
+                 "database schema version %d is newer than this build (%d): upgrade rasfleet",
+                 version, N_MIGRATIONS);
+        return RF_ESTORAGE;
+    }
+    for (int v = version; v < N_MIGRATIONS; v++) {
+        char sql[64];
+        if (exec(db, "BEGIN IMMEDIATE", errbuf, errlen) != RF_OK)
+            return RF_ESTORAGE;
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+        if (exec(db, migrations[v], errbuf, errlen) != RF_OK ||
+            exec(db, sql, errbuf, errlen) != RF_OK) {
+            char ignored[8];
+            exec(db, "ROLLBACK", ignored, sizeof(ignored));
+            return RF_ESTORAGE;
+        }
+        if (exec(db, "COMMIT", errbuf, errlen) != RF_OK)
+            return RF_ESTORAGE;
+        log_info("database migrated to schema version %d", v + 1);
+    }
+    return RF_OK;
+}
+
+int store_open(const char *path, enum store_mode mode, sqlite3 **out, char *errbuf,
+               size_t errlen)
+{
+    sqlite3 *db = NULL;
+    int flags = mode == STORE_READ_ONLY ? SQLITE_OPEN_READONLY
+                                        : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    flags |= SQLITE_OPEN_NOMUTEX; /* each connection is used by one thread at a time */
+    *out = NULL;
+    int rc = sqlite3_open_v2(path, &db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(errbuf, errlen, "cannot open database %s: %s", path,
+                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return RF_ESTORAGE;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_extended_result_codes(db, 1);
+    if (mode == STORE_READ_WRITE) {
+        /* WAL + synchronous=NORMAL would lose the last commits on power loss;
+         * an ack promises durability, so commits are synchronous=FULL. Group
+         * commit keeps the fsync count per batch low. */
+        if (exec(db,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                 " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;"
+                 " PRAGMA wal_autocheckpoint=4000;",
+                 errbuf, errlen) != RF_OK ||
+            store_migrate(db, errbuf, errlen) != RF_OK) {
+            sqlite3_close(db);
+            return RF_ESTORAGE;
+        }
+    } else {
+        exec(db, "PRAGMA query_only=1;", errbuf, errlen);
+    }
+    *out = db;
+    return RF_OK;
+}
+
+int64_t store_disk_bytes(const char *path)
+{
+    struct stat st;
+    int64_t total = 0;
+    char wal[4096];
+    if (stat(path, &st) == 0)
+        total += st.st_size;
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    if (stat(wal, &st) == 0)
+        total += st.st_size;
+    return total;
+}

@@ -1,0 +1,874 @@
+/*
+ * writer.c - writer thread, bounded queue, group commit, dedupe, retention.
+ * See writer.h for the contract.
+ *
+ * Invariants:
+ * - Only this thread writes through `db`.
+ * - A done callback with RF_OK is issued only after COMMIT returned OK.
+ * - The id caches (dictionary strings, devices) only ever hold ids that are
+ *   committed or belong to the open transaction; every ROLLBACK clears them.
+ * - Each batch runs inside its own SAVEPOINT, so a batch the database
+ *   refuses for a reason of its own fails alone (500) while a storage error
+ *   (full, read-only, I/O) fails the whole group (503, the agent retries).
+ */
+#include "writer.h"
+#include "buf.h"
+#include "log.h"
+#include "metrics.h"
+#include "rasfleet/result.h"
+#include "store.h"
+#include "strmap.h"
+#include "timeutil.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DICT_CACHE_MAX 2000000
+#define DEVICE_CACHE_MAX 1000000
+#define RETENTION_STEP_ROWS 2000
+
+struct writer_job {
+    struct rf_batch batch;
+    size_t bytes;
+    writer_done_fn done;
+    void *arg;
+    struct writer_job *next;
+    struct writer_result res;
+};
+
+enum stmt_id {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
+    ST_DEV_SELECT,
+    ST_DEV_INSERT,
+    ST_DEV_UPDATE,
+    ST_BATCH_INSERT,
+    ST_DICT_SELECT,
+    ST_DICT_INSERT,
+    ST_EVENT_INSERT,
+    ST_IFACE_INSERT,
+    ST_PBK_INSERT,
+    ST_POLICY_INSERT,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT batch",
+    [ST_RELEASE] = "RELEASE batch",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO batch",
+    [ST_DEV_SELECT] = "SELECT id FROM devices WHERE uid = ?",
+    [ST_DEV_INSERT] = "INSERT INTO devices(uid, hostname, os_version, agent_version, first_seen,"
+                      " last_seen) VALUES(?,?,?,?,?,?)",
+    [ST_DEV_UPDATE] = "UPDATE devices SET last_seen = max(last_seen, ?2),"
+                      " hostname = coalesce(?3, hostname), os_version = coalesce(?4, os_version),"
+                      " agent_version = coalesce(?5, agent_version) WHERE id = ?1",
+    [ST_BATCH_INSERT] = "INSERT OR IGNORE INTO batches(device, uid, received, records)"
+                        " VALUES(?,?,?,?)",
+    [ST_DICT_SELECT] = "SELECT id FROM dict WHERE s = ?",
+    [ST_DICT_INSERT] = "INSERT INTO dict(s) VALUES(?)",
+    [ST_EVENT_INSERT] = "INSERT OR IGNORE INTO events(device, time, received, event_id,"
+                        " record_id, level, user, connection, error_code, reason_code, coid,"
+                        " message) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_IFACE_INSERT] = "INSERT INTO iface_metrics(device, time, alias, ifindex, family, metric,"
+                        " automatic, connected, if_type, mtu) VALUES(?,?,?,?,?,?,?,?,?,?)",
+    [ST_PBK_INSERT] = "INSERT INTO pbk_entries(device, time, scope, connection, settings)"
+                      " VALUES(?,?,?,?,?)",
+    [ST_POLICY_INSERT] = "INSERT INTO vpn_policies(device, time, connection, server, tunnel_type,"
+                         " auth_method, split_tunneling, device_tunnel, dns_suffix, ipsec)"
+                         " VALUES(?,?,?,?,?,?,?,?,?,?)",
+};
+
+struct writer {
+    struct writer_config cfg;
+    char *db_path;
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+    struct auth *auth;
+    writer_commit_hook_fn hook;
+    void *hook_arg;
+
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct writer_job *head, *tail; /* queue, guarded by lock */
+    size_t depth, bytes;            /* guarded by lock */
+    bool stopping;                  /* guarded by lock */
+    bool healthy;                   /* guarded by lock */
+    int64_t devices_known;          /* guarded by lock */
+    size_t cache_bytes;             /* guarded by lock */
+
+    /* writer-thread state */
+    struct strmap dict_cache;
+    struct strmap device_cache;
+    struct buf scratch;
+    int data_version;
+    int64_t next_retention_ms;
+    int64_t next_probe_ms;
+    int64_t next_token_check_ms;
+};
+
+static void set_health(struct writer *w, bool healthy)
+{
+    pthread_mutex_lock(&w->lock);
+    w->healthy = healthy;
+    pthread_mutex_unlock(&w->lock);
+}
+
+static int step_reset(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+static int run(struct writer *w, enum stmt_id id)
+{
+    return step_reset(w->st[id]);
+}
+
+static void clear_caches(struct writer *w)
+{
+    strmap_clear(&w->dict_cache);
+    strmap_clear(&w->device_cache);
+}
+
+/* Id of a dictionary string (inserted when new); 0 for NULL strings. */
+static int dict_id(struct writer *w, const char *s, int64_t *out)
+{
+    if (!s) {
+        *out = 0;
+        return SQLITE_OK;
+    }
+    if (strmap_get(&w->dict_cache, s, out))
+        return SQLITE_OK;
+    sqlite3_stmt *sel = w->st[ST_DICT_SELECT];
+    sqlite3_bind_text(sel, 1, s, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(sel);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(sel, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(sel);
+    sqlite3_clear_bindings(sel);
+    if (rc == SQLITE_DONE) {
+        sqlite3_bind_text(w->st[ST_DICT_INSERT], 1, s, -1, SQLITE_STATIC);
+        rc = run(w, ST_DICT_INSERT);
+        if (rc != SQLITE_DONE)
+            return rc;
+        *out = sqlite3_last_insert_rowid(w->db);
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK)
+        return rc;
+    if (w->dict_cache.len >= DICT_CACHE_MAX)
+        strmap_clear(&w->dict_cache);
+    if (strmap_put(&w->dict_cache, s, *out) != RF_OK)
+        strmap_clear(&w->dict_cache);
+    return SQLITE_OK;
+}
+
+static void bind_opt_id(sqlite3_stmt *st, int col, int64_t id)
+{
+    if (id)
+        sqlite3_bind_int64(st, col, id);
+    else
+        sqlite3_bind_null(st, col);
+}
+
+static void bind_opt_text(sqlite3_stmt *st, int col, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, col, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, col);
+}
+
+/* Finds or creates the device row and refreshes its metadata. */
+static int device_id(struct writer *w, const struct rf_agent_info *a, int64_t now, int64_t *out,
+                     bool *created)
+{
+    int rc;
+    *created = false;
+    if (!strmap_get(&w->device_cache, a->device_id, out)) {
+        sqlite3_stmt *sel = w->st[ST_DEV_SELECT];
+        sqlite3_bind_text(sel, 1, a->device_id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(sel);
+        if (rc == SQLITE_ROW)
+            *out = sqlite3_column_int64(sel, 0);
+        sqlite3_reset(sel);
+        sqlite3_clear_bindings(sel);
+        if (rc == SQLITE_DONE) {
+            sqlite3_stmt *ins = w->st[ST_DEV_INSERT];
+            sqlite3_bind_text(ins, 1, a->device_id, -1, SQLITE_STATIC);
+            bind_opt_text(ins, 2, a->hostname);
+            bind_opt_text(ins, 3, a->os_version);
+            bind_opt_text(ins, 4, a->agent_version);
+            sqlite3_bind_int64(ins, 5, now);
+            sqlite3_bind_int64(ins, 6, now);
+            rc = step_reset(ins);
+            if (rc != SQLITE_DONE)
+                return rc;
+            *out = sqlite3_last_insert_rowid(w->db);
+            *created = true;
+        } else if (rc != SQLITE_ROW) {
+            return rc;
+        }
+        if (w->device_cache.len >= DEVICE_CACHE_MAX)
+            strmap_clear(&w->device_cache);
+        if (strmap_put(&w->device_cache, a->device_id, *out) != RF_OK)
+            strmap_clear(&w->device_cache);
+    }
+    return SQLITE_OK;
+}
+
+static int touch_device(struct writer *w, int64_t dev, const struct rf_agent_info *a, int64_t now)
+{
+    sqlite3_stmt *up = w->st[ST_DEV_UPDATE];
+    sqlite3_bind_int64(up, 1, dev);
+    sqlite3_bind_int64(up, 2, now);
+    bind_opt_text(up, 3, a->hostname);
+    bind_opt_text(up, 4, a->os_version);
+    bind_opt_text(up, 5, a->agent_version);
+    int rc = step_reset(up);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int insert_event(struct writer *w, int64_t dev, int64_t now, const struct rf_record *r,
+                        bool *inserted)
+{
+    const struct rf_ras_event *e = &r->u.ev;
+    int64_t user, conn;
+    int rc;
+    if ((rc = dict_id(w, e->user, &user)) != SQLITE_OK ||
+        (rc = dict_id(w, e->connection, &conn)) != SQLITE_OK)
+        return rc;
+    sqlite3_stmt *st = w->st[ST_EVENT_INSERT];
+    sqlite3_bind_int64(st, 1, dev);
+    sqlite3_bind_int64(st, 2, r->time_ms);
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_int(st, 4, e->event_id);
+    sqlite3_bind_int64(st, 5, e->record_id);
+    sqlite3_bind_int(st, 6, e->level);
+    sqlite3_bind_int64(st, 7, user);
+    sqlite3_bind_int64(st, 8, conn);
+    if (e->has_error_code)
+        sqlite3_bind_int64(st, 9, e->error_code);
+    if (e->has_reason_code)
+        sqlite3_bind_int64(st, 10, e->reason_code);
+    bind_opt_text(st, 11, e->coid);
+    bind_opt_text(st, 12, e->message);
+    rc = step_reset(st);
+    *inserted = sqlite3_changes(w->db) > 0;
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int insert_iface(struct writer *w, int64_t dev, const struct rf_record *r)
+{
+    const struct rf_iface_metric *m = &r->u.ifm;
+    int64_t alias;
+    int rc = dict_id(w, m->alias, &alias);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_stmt *st = w->st[ST_IFACE_INSERT];
+    sqlite3_bind_int64(st, 1, dev);
+    sqlite3_bind_int64(st, 2, r->time_ms);
+    sqlite3_bind_int64(st, 3, alias);
+    sqlite3_bind_int64(st, 4, m->index);
+    sqlite3_bind_int(st, 5, m->family);
+    sqlite3_bind_int64(st, 6, m->metric);
+    sqlite3_bind_int(st, 7, m->automatic);
+    sqlite3_bind_int(st, 8, m->connected);
+    sqlite3_bind_int(st, 9, m->if_type);
+    if (m->has_mtu)
+        sqlite3_bind_int64(st, 10, m->mtu);
+    rc = step_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Canonical JSON of a pbk settings object: stored once in dict per distinct
+ * content, which is the common case across a fleet with one profile. */
+static int settings_json(struct buf *b, const struct rf_pbk_entry *p)
+{
+    buf_reset(b);
+    int rc = buf_append_char(b, '{');
+    for (size_t i = 0; i < p->n_settings && rc == RF_OK; i++) {
+        if (i)
+            rc = buf_append_char(b, ',');
+        if (rc == RF_OK)
+            rc = buf_append_json_str(b, p->settings[i].key);
+        if (rc == RF_OK)
+            rc = buf_append_char(b, ':');
+        if (rc == RF_OK)
+            rc = buf_append_json_str(b, p->settings[i].value);
+    }
+    if (rc == RF_OK)
+        rc = buf_append_char(b, '}');
+    return rc;
+}
+
+static int insert_pbk(struct writer *w, int64_t dev, const struct rf_record *r)
+{
+    const struct rf_pbk_entry *p = &r->u.pbk;
+    int64_t conn, settings;
+    int rc;
+    if (settings_json(&w->scratch, p) != RF_OK)
+        return SQLITE_NOMEM;
+    if ((rc = dict_id(w, p->connection, &conn)) != SQLITE_OK ||
+        (rc = dict_id(w, w->scratch.data, &settings)) != SQLITE_OK)
+        return rc;
+    sqlite3_stmt *st = w->st[ST_PBK_INSERT];
+    sqlite3_bind_int64(st, 1, dev);
+    sqlite3_bind_int64(st, 2, r->time_ms);
+    sqlite3_bind_int(st, 3, p->scope);
+    sqlite3_bind_int64(st, 4, conn);
+    sqlite3_bind_int64(st, 5, settings);
+    rc = step_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int ipsec_json(struct buf *b, const struct rf_ipsec_policy *ip)
+{
+    buf_reset(b);
+    int rc = buf_append_str(b, "{\"cipher_transform\":");
+    if (rc == RF_OK)
+        rc = buf_append_json_str(b, ip->cipher_transform);
+    if (rc == RF_OK)
+        rc = buf_append_str(b, ",\"auth_transform\":");
+    if (rc == RF_OK)
+        rc = buf_append_json_str(b, ip->auth_transform);
+    if (rc == RF_OK)
+        rc = buf_append_str(b, ",\"encryption_method\":");
+    if (rc == RF_OK)
+        rc = buf_append_json_str(b, ip->encryption_method);
+    if (rc == RF_OK)
+        rc = buf_append_str(b, ",\"integrity_check_method\":");
+    if (rc == RF_OK)
+        rc = buf_append_json_str(b, ip->integrity_check_method);
+    if (rc == RF_OK)
+        rc = buf_append_str(b, ",\"dh_group\":");
+    if (rc == RF_OK)
+        rc = buf_append_json_str(b, ip->dh_group);
+    if (rc == RF_OK)
+        rc = buf_append_str(b, ",\"pfs_group\":");
+    if (rc == RF_OK)
+        rc = buf_append_json_str(b, ip->pfs_group);
+    if (rc == RF_OK)
+        rc = buf_append_char(b, '}');
+    return rc;
+}
+
+static int insert_policy(struct writer *w, int64_t dev, const struct rf_record *r)
+{
+    const struct rf_vpn_policy *p = &r->u.pol;
+    int64_t conn, server, tunnel, auth, suffix, ipsec = 0;
+    int rc;
+    if ((rc = dict_id(w, p->connection, &conn)) != SQLITE_OK ||
+        (rc = dict_id(w, p->server, &server)) != SQLITE_OK ||
+        (rc = dict_id(w, p->tunnel_type, &tunnel)) != SQLITE_OK ||
+        (rc = dict_id(w, p->auth_method, &auth)) != SQLITE_OK ||
+        (rc = dict_id(w, p->dns_suffix, &suffix)) != SQLITE_OK)
+        return rc;
+    if (p->has_ipsec) {
+        if (ipsec_json(&w->scratch, &p->ipsec) != RF_OK)
+            return SQLITE_NOMEM;
+        if ((rc = dict_id(w, w->scratch.data, &ipsec)) != SQLITE_OK)
+            return rc;
+    }
+    sqlite3_stmt *st = w->st[ST_POLICY_INSERT];
+    sqlite3_bind_int64(st, 1, dev);
+    sqlite3_bind_int64(st, 2, r->time_ms);
+    sqlite3_bind_int64(st, 3, conn);
+    sqlite3_bind_int64(st, 4, server);
+    sqlite3_bind_int64(st, 5, tunnel);
+    sqlite3_bind_int64(st, 6, auth);
+    sqlite3_bind_int(st, 7, p->split_tunneling);
+    sqlite3_bind_int(st, 8, p->device_tunnel);
+    bind_opt_id(st, 9, suffix);
+    bind_opt_id(st, 10, ipsec);
+    rc = step_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Writes one batch inside the open transaction. Counts what it stored in
+ * per_kind (only when the whole group later commits do they count). */
+static int store_batch(struct writer *w, struct writer_job *job, int64_t now,
+                       uint64_t per_kind[RF_KIND_COUNT], int64_t *new_devices)
+{
+    const struct rf_batch *b = &job->batch;
+    int64_t dev;
+    bool created;
+    int rc = device_id(w, &b->agent, now, &dev, &created);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_stmt *bi = w->st[ST_BATCH_INSERT];
+    sqlite3_bind_int64(bi, 1, dev);
+    sqlite3_bind_text(bi, 2, b->batch_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(bi, 3, now);
+    sqlite3_bind_int64(bi, 4, (int64_t)b->n_records);
+    rc = step_reset(bi);
+    if (rc != SQLITE_DONE)
+        return rc;
+    job->res.accepted = b->n_records;
+    if (sqlite3_changes(w->db) == 0) {
+        job->res.duplicate = true;
+        return SQLITE_OK;
+    }
+    if (created)
+        (*new_devices)++;
+    else if ((rc = touch_device(w, dev, &b->agent, now)) != SQLITE_OK)
+        return rc;
+    for (size_t i = 0; i < b->n_records; i++) {
+        const struct rf_record *r = &b->records[i];
+        bool inserted = true;
+        switch (r->kind) {
+        case RF_KIND_RAS_EVENT:
+            rc = insert_event(w, dev, now, r, &inserted);
+            break;
+        case RF_KIND_IFACE_METRIC:
+            rc = insert_iface(w, dev, r);
+            break;
+        case RF_KIND_PBK_ENTRY:
+            rc = insert_pbk(w, dev, r);
+            break;
+        case RF_KIND_VPN_POLICY:
+            rc = insert_policy(w, dev, r);
+            break;
+        default:
+            rc = SQLITE_MISUSE;
+        }
+        if (rc != SQLITE_OK)
+            return rc;
+        per_kind[r->kind] += inserted;
+    }
+    return SQLITE_OK;
+}
+
+static void fail_job(struct writer_job *job, int status, const char *msg)
+{
+    job->res.status = status;
+    job->res.duplicate = false;
+    snprintf(job->res.message, sizeof(job->res.message), "%s", msg);
+}
+
+static void process_group(struct writer *w, struct writer_job *group)
+{
+    int64_t t0 = time_mono_ns(), now = time_now_ms();
+    uint64_t per_kind[RF_KIND_COUNT] = {0}, group_kind[RF_KIND_COUNT] = {0};
+    int64_t new_devices = 0;
+    size_t n_jobs = 0, n_records = 0;
+    char err[200] = "";
+    int rc = run(w, ST_BEGIN);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, sizeof(err), "database refused the transaction: %s", sqlite3_errmsg(w->db));
+        goto failed;
+    }
+    for (struct writer_job *j = group; j; j = j->next) {
+        n_jobs++;
+        memset(per_kind, 0, sizeof(per_kind));
+        int64_t dev_before = new_devices;
+        if (run(w, ST_SAVEPOINT) != SQLITE_DONE) {
+            rc = sqlite3_errcode(w->db);
+            snprintf(err, sizeof(err), "database error: %s", sqlite3_errmsg(w->db));
+            run(w, ST_ROLLBACK);
+            goto failed;
+        }
+        rc = store_batch(w, j, now, per_kind, &new_devices);
+        if (rc == SQLITE_OK && run(w, ST_RELEASE) == SQLITE_DONE) {
+            for (int k = 0; k < RF_KIND_COUNT; k++)
+                group_kind[k] += per_kind[k];
+            n_records += j->batch.n_records;
+            continue;
+        }
+        if (rc == SQLITE_OK)
+            rc = sqlite3_errcode(w->db);
+        snprintf(err, sizeof(err), "database error: %s", sqlite3_errmsg(w->db));
+        if (store_is_storage_error(rc)) {
+            run(w, ST_ROLLBACK);
+            goto failed;
+        }
+        /* This batch alone is refused; the others in the group go on. */
+        run(w, ST_ROLLBACK_TO);
+        run(w, ST_RELEASE);
+        clear_caches(w);
+        new_devices = dev_before;
+        log_error("batch %s of device %s refused by the database: %s", j->batch.batch_id,
+                  j->batch.agent.device_id, err);
+        fail_job(j, RF_EINVAL, err);
+    }
+    rc = run(w, ST_COMMIT);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, sizeof(err), "database refused the commit: %s", sqlite3_errmsg(w->db));
+        run(w, ST_ROLLBACK);
+        goto failed;
+    }
+    metrics_observe_commit((double)(time_mono_ns() - t0) / 1e9, n_jobs, n_records);
+    for (int k = 0; k < RF_KIND_COUNT; k++)
+        metrics_count_records((enum rf_kind)k, group_kind[k]);
+    pthread_mutex_lock(&w->lock);
+    w->healthy = true;
+    w->devices_known += new_devices;
+    w->cache_bytes = strmap_bytes(&w->dict_cache) + strmap_bytes(&w->device_cache);
+    pthread_mutex_unlock(&w->lock);
+    if (w->hook) {
+        const struct rf_batch *stored[512];
+        size_t n = 0;
+        for (struct writer_job *j = group; j; j = j->next) {
+            if (j->res.status == RF_OK && !j->res.duplicate) {
+                stored[n++] = &j->batch;
+                if (n == sizeof(stored) / sizeof(stored[0])) {
+                    w->hook(w->hook_arg, stored, n);
+                    n = 0;
+                }
+            }
+        }
+        if (n)
+            w->hook(w->hook_arg, stored, n);
+    }
+    for (struct writer_job *j = group; j; j = j->next)
+        if (j->res.status == RF_OK)
+            metrics_count_batch(j->res.duplicate);
+    return;
+failed:
+    clear_caches(w);
+    set_health(w, false);
+    metrics_count_storage_error();
+    log_error("group of %zu batches not stored: %s", n_jobs, err);
+    for (struct writer_job *j = group; j; j = j->next)
+        fail_job(j, RF_ESTORAGE, err);
+}
+
+static void finish_group(struct writer_job *group)
+{
+    while (group) {
+        struct writer_job *next = group->next;
+        group->done(group->arg, &group->res);
+        rf_batch_free(&group->batch);
+        free(group);
+        group = next;
+    }
+}
+
+/* ---- housekeeping ---- */
+
+static int exec_simple(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+static bool queue_has_work(struct writer *w)
+{
+    pthread_mutex_lock(&w->lock);
+    bool busy = w->head != NULL;
+    pthread_mutex_unlock(&w->lock);
+    return busy;
+}
+
+/* Deletes rows older than the retention window in steps of a few thousand
+ * rows, each its own transaction, yielding whenever batches are queued. */
+static void retention_run(struct writer *w)
+{
+    static const char *const deletes[] = {
+        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time < ?1 LIMIT ?2)",
+        "DELETE FROM iface_metrics WHERE id IN"
+        " (SELECT id FROM iface_metrics WHERE time < ?1 LIMIT ?2)",
+        "DELETE FROM pbk_entries WHERE id IN (SELECT id FROM pbk_entries WHERE time < ?1 LIMIT ?2)",
+        "DELETE FROM vpn_policies WHERE id IN"
+        " (SELECT id FROM vpn_policies WHERE time < ?1 LIMIT ?2)",
+        "DELETE FROM batches WHERE (device, uid) IN"
+        " (SELECT device, uid FROM batches WHERE received < ?1 LIMIT ?2)",
+    };
+    if (w->cfg.retention_days <= 0)
+        return;
+    int64_t cutoff = time_now_ms() - (int64_t)w->cfg.retention_days * 86400000;
+    uint64_t total = 0;
+    for (size_t i = 0; i < sizeof(deletes) / sizeof(deletes[0]); i++) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(w->db, deletes[i], -1, &st, NULL) != SQLITE_OK)
+            continue;
+        for (;;) {
+            if (queue_has_work(w))
+                break; /* ingest first; the rest waits for the next idle moment */
+            sqlite3_bind_int64(st, 1, cutoff);
+            sqlite3_bind_int(st, 2, RETENTION_STEP_ROWS);
+            int rc = step_reset(st);
+            int changed = sqlite3_changes(w->db);
+            if (rc != SQLITE_DONE) {
+                log_warn("retention step failed: %s", sqlite3_errmsg(w->db));
+                break;
+            }
+            total += (uint64_t)changed;
+            if (changed < RETENTION_STEP_ROWS)
+                break;
+        }
+        sqlite3_finalize(st);
+    }
+    if (total) {
+        metrics_count_retention(total);
+        log_info("retention: deleted %llu rows older than %d days", (unsigned long long)total,
+                 w->cfg.retention_days);
+    }
+}
+
+static void check_tokens(struct writer *w)
+{
+    sqlite3_stmt *st = NULL;
+    if (!w->auth)
+        return;
+    if (sqlite3_prepare_v2(w->db, "PRAGMA data_version", -1, &st, NULL) != SQLITE_OK)
+        return;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        int v = sqlite3_column_int(st, 0);
+        if (v != w->data_version) {
+            w->data_version = v;
+            if (auth_reload(w->auth, w->db) != RF_OK)
+                log_warn("could not reload tokens: %s", sqlite3_errmsg(w->db));
+        }
+    }
+    sqlite3_finalize(st);
+}
+
+/* After a storage error: try a tiny write; success marks storage healthy. */
+static void health_probe(struct writer *w)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql),
+             "BEGIN IMMEDIATE; INSERT OR REPLACE INTO meta VALUES('heartbeat', '%lld'); COMMIT;",
+             (long long)time_now_ms());
+    if (exec_simple(w->db, sql) == SQLITE_OK) {
+        set_health(w, true);
+        log_info("storage accepts writes again");
+    } else {
+        exec_simple(w->db, "ROLLBACK");
+    }
+}
+
+static void housekeeping(struct writer *w)
+{
+    int64_t now = time_now_ms();
+    bool healthy;
+    pthread_mutex_lock(&w->lock);
+    healthy = w->healthy;
+    pthread_mutex_unlock(&w->lock);
+    if (now >= w->next_token_check_ms) {
+        check_tokens(w);
+        w->next_token_check_ms = now + 1000;
+    }
+    if (!healthy && now >= w->next_probe_ms) {
+        health_probe(w);
+        w->next_probe_ms = now + 2000;
+    }
+    if (healthy && now >= w->next_retention_ms) {
+        retention_run(w);
+        w->next_retention_ms = now + (int64_t)w->cfg.retention_interval_s * 1000;
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    for (;;) {
+        pthread_mutex_lock(&w->lock);
+        while (!w->head && !w->stopping) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) != 0 && !w->head) {
+                pthread_mutex_unlock(&w->lock);
+                housekeeping(w);
+                pthread_mutex_lock(&w->lock);
+            }
+        }
+        if (!w->head && w->stopping) {
+            pthread_mutex_unlock(&w->lock);
+            break;
+        }
+        /* Take a group: whole batches up to the record budget. */
+        struct writer_job *group = w->head, *last = w->head;
+        size_t records = last->batch.n_records, n = 1;
+        while (last->next && n < 512 && records + last->next->batch.n_records <= w->cfg.group_records) {
+            last = last->next;
+            records += last->batch.n_records;
+            n++;
+        }
+        w->head = last->next;
+        if (!w->head)
+            w->tail = NULL;
+        last->next = NULL;
+        for (struct writer_job *j = group; j; j = j->next) {
+            w->depth--;
+            w->bytes -= j->bytes;
+        }
+        pthread_mutex_unlock(&w->lock);
+        process_group(w, group);
+        finish_group(group);
+        if (time_now_ms() >= w->next_token_check_ms)
+            housekeeping(w);
+    }
+    return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static int prepare_all(struct writer *w, char *errbuf, size_t errlen)
+{
+    for (int i = 0; i < ST_COUNT; i++) {
+        if (sqlite3_prepare_v3(w->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &w->st[i],
+                               NULL) != SQLITE_OK) {
+            snprintf(errbuf, errlen, "cannot prepare statement: %s", sqlite3_errmsg(w->db));
+            return RF_ESTORAGE;
+        }
+    }
+    return RF_OK;
+}
+
+static int count_devices(sqlite3 *db, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = RF_ESTORAGE;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM devices", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        rc = RF_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static void writer_free(struct writer *w)
+{
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(w->st[i]);
+    if (w->db)
+        sqlite3_close(w->db);
+    strmap_free(&w->dict_cache);
+    strmap_free(&w->device_cache);
+    buf_free(&w->scratch);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->cond);
+    free(w->db_path);
+    free(w);
+}
+
+int writer_start(const struct writer_config *cfg, struct auth *auth, struct writer **out,
+                 char *errbuf, size_t errlen)
+{
+    struct writer *w = calloc(1, sizeof(*w));
+    if (!w)
+        return RF_ENOMEM;
+    w->cfg = *cfg;
+    w->db_path = strdup(cfg->db_path);
+    w->auth = auth;
+    w->healthy = true;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    strmap_init(&w->dict_cache);
+    strmap_init(&w->device_cache);
+    buf_init(&w->scratch);
+    int rc = store_open(cfg->db_path, STORE_READ_WRITE, &w->db, errbuf, errlen);
+    if (rc != RF_OK)
+        goto fail;
+    if (cfg->max_db_bytes > 0) {
+        char sql[96];
+        snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld",
+                 (long long)(cfg->max_db_bytes / 4096 > 1 ? cfg->max_db_bytes / 4096 : 1));
+        exec_simple(w->db, sql);
+    }
+    if ((rc = prepare_all(w, errbuf, errlen)) != RF_OK)
+        goto fail;
+    if ((rc = count_devices(w->db, &w->devices_known)) != RF_OK) {
+        snprintf(errbuf, errlen, "cannot count devices: %s", sqlite3_errmsg(w->db));
+        goto fail;
+    }
+    w->data_version = -1;
+    check_tokens(w);
+    w->next_token_check_ms = time_now_ms() + 1000;
+    w->next_retention_ms = 0;
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        snprintf(errbuf, errlen, "cannot start the writer thread");
+        rc = RF_EIO;
+        goto fail;
+    }
+    *out = w;
+    return RF_OK;
+fail:
+    writer_free(w);
+    return rc;
+}
+
+void writer_set_commit_hook(struct writer *w, writer_commit_hook_fn fn, void *arg)
+{
+    w->hook = fn;
+    w->hook_arg = arg;
+}
+
+int writer_submit(struct writer *w, struct rf_batch *batch, size_t bytes, writer_done_fn done,
+                  void *arg)
+{
+    struct writer_job *job = calloc(1, sizeof(*job));
+    if (!job)
+        return RF_ENOMEM;
+    pthread_mutex_lock(&w->lock);
+    int rc = RF_OK;
+    if (w->stopping)
+        rc = RF_ESTOPPED;
+    else if (w->depth >= w->cfg.queue_batches ||
+             (w->depth > 0 && w->bytes + bytes > w->cfg.queue_bytes))
+        rc = RF_EBUSY;
+    if (rc != RF_OK) {
+        pthread_mutex_unlock(&w->lock);
+        free(job);
+        return rc;
+    }
+    job->batch = *batch;
+    rf_batch_init(batch);
+    job->bytes = bytes;
+    job->done = done;
+    job->arg = arg;
+    if (w->tail)
+        w->tail->next = job;
+    else
+        w->head = job;
+    w->tail = job;
+    w->depth++;
+    w->bytes += bytes;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    return RF_OK;
+}
+
+void writer_get_stats(struct writer *w, struct writer_stats *out)
+{
+    pthread_mutex_lock(&w->lock);
+    out->queue_depth = w->depth;
+    out->queue_capacity = w->cfg.queue_batches;
+    out->queue_bytes = w->bytes;
+    out->healthy = w->healthy;
+    out->devices_known = w->devices_known;
+    out->cache_bytes = w->cache_bytes;
+    pthread_mutex_unlock(&w->lock);
+}
+
+void writer_stop(struct writer *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stopping = true;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    if (exec_simple(w->db, "PRAGMA wal_checkpoint(TRUNCATE)") != SQLITE_OK)
+        log_warn("final WAL checkpoint failed: %s", sqlite3_errmsg(w->db));
+    writer_free(w);
+}
