@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test suite twice: once in
+# a normal build and once under AddressSanitizer + UndefinedBehaviorSanitizer
+# (LeakSanitizer included). This is the command .ci/run calls.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+deploy/install-deps.sh --test
+jobs="$(nproc)"
+
+run_suite() {
+  local dir="$1"; shift
+  cmake -S . -B "$dir" "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+  (cd "$dir" && ctest --output-on-failure -j"$jobs" --timeout 900)
+}
+
+echo "== build and test (RelWithDebInfo)"
+run_suite build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
+echo "== build and test under ASan+UBSan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DRF_SANITIZE=ON
+echo "== all suites passed"

@@ -1,0 +1,179 @@
+"""rfharness - start the real rasfleet-collector on 127.0.0.1 with a fresh
+SQLite file and talk to it over real HTTP (Python standard library only).
+
+Used by every integration test: the collector binary comes from
+$RF_BUILD_DIR (set by ctest), fixtures from $RF_FIXTURES.
+"""
+import gzip
+import http.client
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import time
+import uuid
+
+BUILD_DIR = os.environ.get("RF_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
+FIXTURES = os.environ.get("RF_FIXTURES", os.path.join(os.path.dirname(__file__), "../fixtures"))
+ADMIN_TOKEN = "test-admin-token-" + uuid.uuid4().hex
+
+
+def collector_binary():
+    for sub in ("server/rasfleet-collector", "rasfleet-collector", "bin/rasfleet-collector"):
+        path = os.path.join(BUILD_DIR, sub)
+        if os.path.exists(path):
+            return path
+    raise RuntimeError("rasfleet-collector not found under " + BUILD_DIR)
+
+
+def fixture(*parts):
+    with open(os.path.join(FIXTURES, *parts), "rb") as f:
+        return f.read()
+
+
+class Collector:
+    """One collector process on an ephemeral loopback port."""
+
+    def __init__(self, workdir=None, extra_args=(), env=None, db=None):
+        self.own_dir = workdir is None
+        self.dir = workdir or tempfile.mkdtemp(prefix="rasfleet-it-")
+        self.db = db or os.path.join(self.dir, "rasfleet.db")
+        self.extra_args = list(extra_args)
+        self.env = dict(os.environ, RASFLEET_ADMIN_TOKEN=ADMIN_TOKEN)
+        if env:
+            self.env.update(env)
+        self.proc = None
+        self.port = None
+        self.log_path = os.path.join(self.dir, "collector.log")
+
+    def start(self, timeout=15):
+        port_file = os.path.join(self.dir, "port")
+        if os.path.exists(port_file):
+            os.unlink(port_file)
+        self.log = open(self.log_path, "ab")
+        args = [collector_binary(), "--listen", "127.0.0.1:0", "--db", self.db,
+                "--port-file", port_file] + self.extra_args
+        self.proc = subprocess.Popen(args, env=self.env, stdout=self.log, stderr=self.log)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("collector exited early:\n" + self.read_log())
+            if os.path.exists(port_file):
+                with open(port_file) as f:
+                    text = f.read().strip()
+                if text:
+                    self.port = int(text)
+                    return self
+            time.sleep(0.02)
+        raise RuntimeError("collector did not start:\n" + self.read_log())
+
+    def read_log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Stops the process; returns its exit code."""
+        if not self.proc:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.log.close()
+        self.proc = None
+        return rc
+
+    def kill9(self):
+        return self.stop(signal.SIGKILL)
+
+    def cleanup(self):
+        if self.proc:
+            self.stop()
+        if self.own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+    # ---- HTTP ----
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        """Returns (status, headers dict (lower-case keys), body bytes)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            try:
+                conn.request(method, path, body=body, headers=headers or {})
+            except (BrokenPipeError, ConnectionResetError):
+                # The collector answered early (e.g. 413) and closed while we
+                # were still sending: its answer is already in our socket.
+                pass
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+        finally:
+            conn.close()
+
+    def post_batch(self, batch, token=ADMIN_TOKEN, gzip_it=False, headers=None):
+        body = batch if isinstance(batch, (bytes, bytearray)) else json.dumps(batch).encode()
+        h = {"Content-Type": "application/json"}
+        if token is not None:
+            h["Authorization"] = "Bearer " + token
+        if gzip_it:
+            body = gzip.compress(body)
+            h["Content-Encoding"] = "gzip"
+        if headers:
+            h.update(headers)
+        status, rh, data = self.request("POST", "/api/v1/ingest", body, h)
+        return status, rh, parse_json(data)
+
+    def get_json(self, path, token=ADMIN_TOKEN):
+        h = {"Authorization": "Bearer " + token} if token else {}
+        status, rh, data = self.request("GET", path, headers=h)
+        return status, parse_json(data)
+
+    def sql(self, query, args=()):
+        con = sqlite3.connect(self.db, timeout=30)
+        try:
+            return con.execute(query, args).fetchall()
+        finally:
+            con.close()
+
+    def run_cli(self, *args):
+        return subprocess.run([collector_binary()] + list(args) + ["--db", self.db],
+                              env=self.env, capture_output=True, text=True, timeout=60)
+
+
+def parse_json(data):
+    try:
+        return json.loads(data) if data else None
+    except ValueError:
+        return {"_raw": data}
+
+
+def make_batch(device_id=None, batch_id=None, n_events=3, start_record=1, code=809,
+               hostname="LT-TEST", time_str="2026-11-20T08:01:02.123Z"):
+    device_id = device_id or str(uuid.uuid4())
+    batch_id = batch_id or str(uuid.uuid4())
+    records = []
+    for i in range(n_events):
+        records.append({
+            "kind": "ras_event", "time": time_str, "event_id": 20227,
+            "record_id": start_record + i, "level": "error", "user": "CORP\\alice",
+            "connection": "Always On VPN", "error_code": code,
+            "coid": str(uuid.uuid4()).upper(),
+        })
+    return {"schema": 1, "batch_id": batch_id,
+            "agent": {"device_id": device_id, "hostname": hostname,
+                      "os_version": "10.0.22631", "agent_version": "0.1.0"},
+            "records": records}
