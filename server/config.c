@@ -31,6 +31,7 @@ void config_defaults(struct config *c)
     c->connection_timeout_s = 30;
     c->max_connections = 4096;
     c->log_level = LOG_INFO;
+    c->hot_days = 31;
 }
 
 static int parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out)
@@ -93,6 +94,7 @@ static const struct num_setting num_settings[] = {
     NUM("connection_timeout", 1, 3600, connection_timeout_s),
     NUM("max_connections", 1, 1000000, max_connections),
     NUM("max_db_bytes", 0, 1ull << 50, max_db_bytes),
+    NUM("hot_days", 1, 366, hot_days),
 };
 
 int config_set(struct config *c, const char *key, const char *v, char *errbuf, size_t errlen)
@@ -116,6 +118,8 @@ int config_set(struct config *c, const char *key, const char *v, char *errbuf, s
         rc = parse_listen(c, v);
     } else if (strcmp(key, "db") == 0) {
         rc = set_str(c->db_path, sizeof(c->db_path), v);
+    } else if (strcmp(key, "ipsec_baseline") == 0) {
+        rc = set_str(c->ipsec_baseline, sizeof(c->ipsec_baseline), v);
     } else if (strcmp(key, "web_dir") == 0) {
         rc = set_str(c->web_dir, sizeof(c->web_dir), v);
     } else if (strcmp(key, "admin_token") == 0) {

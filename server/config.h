@@ -27,6 +27,8 @@ struct config {
     unsigned connection_timeout_s;
     unsigned max_connections;
     int64_t max_db_bytes;
+    int hot_days;            /* hot aggregate horizon in days */
+    char ipsec_baseline[256]; /* "" unset, "default", or six names cipher/auth/enc/integrity/dh/pfs */
     int log_level; /* enum log_level */
 };
 

@@ -8,6 +8,7 @@
  * read, so a 413 never buffers the oversized body.
  */
 #include "http.h"
+#include "fleet.h"
 #include "ingest.h"
 #include "log.h"
 #include "metrics.h"
@@ -33,6 +34,7 @@ struct http_server {
     struct auth *auth;
     http_api_fn api;
     void *api_arg;
+    struct fleet *fleet;
     _Atomic int inflight;
     double start_time;
 };
@@ -316,6 +318,11 @@ static enum MHD_Result handle_metrics(struct request *req)
         .devices_known = st.devices_known,
         .start_time = s->start_time,
     };
+    if (s->fleet) {
+        fleet_lock_read(s->fleet);
+        g.hot_bytes = (int64_t)fleet_memory_bytes(s->fleet);
+        fleet_unlock(s->fleet);
+    }
     struct buf b = BUF_INIT;
     enum MHD_Result ret = MHD_NO;
     if (metrics_render(&g, &b) == RF_OK)
@@ -324,7 +331,13 @@ static enum MHD_Result handle_metrics(struct request *req)
     return ret;
 }
 
-static enum MHD_Result handle_api(struct request *req, const char *url)
+static const char *api_arg(const struct http_api_request *ar, const char *name)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)ar->conn, MHD_GET_ARGUMENT_KIND,
+                                       name);
+}
+
+static enum MHD_Result handle_api(struct request *req, const char *url, const char *method)
 {
     struct http_server *s = req->srv;
     enum auth_role role = auth_check(s->auth, header(req->conn, MHD_HTTP_HEADER_AUTHORIZATION));
@@ -337,8 +350,13 @@ static enum MHD_Result handle_api(struct request *req, const char *url)
                              "this token may not read (agent tokens only ingest)", NULL);
     if (!s->api)
         return respond_error(req, 404, REJECT_NOT_FOUND, "no such endpoint", NULL);
-    const char *q = strchr(url, '?');
-    struct http_api_request ar = {.path = url, .query = q ? q + 1 : "", .role = role};
+    struct http_api_request ar = {.method = method,
+                                  .path = url,
+                                  .role = role,
+                                  .arg = api_arg,
+                                  .body = req->body.data ? req->body.data : "",
+                                  .body_len = req->body.len,
+                                  .conn = req->conn};
     struct http_api_response res = {.status = 200, .content_type = "application/json"};
     buf_init(&res.body);
     enum MHD_Result ret;
@@ -388,10 +406,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (req->route == ROUTE_INGEST)
         return handle_ingest(req, method, upload_data, upload_data_size);
-    if (*upload_data_size) { /* reads take no body */
+    if (*upload_data_size) { /* small bodies only (admin settings), capped */
+        size_t n = *upload_data_size;
         *upload_data_size = 0;
-        return MHD_YES;
+        if (req->route != ROUTE_API || req->body.len + n > 65536)
+            return req->answered ? MHD_YES
+                                 : respond_error(req, 413, REJECT_BODY_TOO_LARGE,
+                                                 "request body too large", NULL);
+        return buf_append(&req->body, upload_data, n) == RF_OK ? MHD_YES : MHD_NO;
     }
+    if (req->answered)
+        return MHD_YES;
+    if (req->route == ROUTE_API && (strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0))
+        return handle_api(req, url, method);
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return respond_error(req, 405, REJECT_METHOD_NOT_ALLOWED, "method not allowed", NULL);
     switch (req->route) {
@@ -400,7 +427,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     case ROUTE_METRICS:
         return handle_metrics(req);
     case ROUTE_API:
-        return handle_api(req, url);
+        return handle_api(req, url, method);
     default:
         return respond_error(req, 404, REJECT_NOT_FOUND, "no such page", NULL);
     }
@@ -422,11 +449,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 int http_start(const struct config *cfg, struct writer *w, struct auth *auth,
-               struct http_server **out, char *errbuf, size_t errlen)
+               const struct http_services *services, struct http_server **out, char *errbuf,
+               size_t errlen)
 {
     struct http_server *s = calloc(1, sizeof(*s));
     if (!s)
         return RF_ENOMEM;
+    if (services) {
+        s->api = services->api;
+        s->api_arg = services->api_arg;
+        s->fleet = services->fleet;
+    }
     s->cfg = *cfg;
     s->writer = w;
     s->auth = auth;
@@ -464,12 +497,6 @@ int http_start(const struct config *cfg, struct writer *w, struct auth *auth,
     }
     *out = s;
     return RF_OK;
-}
-
-void http_set_api(struct http_server *s, http_api_fn fn, void *arg)
-{
-    s->api = fn;
-    s->api_arg = arg;
 }
 
 unsigned http_port(struct http_server *s)

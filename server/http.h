@@ -22,9 +22,14 @@ struct http_server;
  * status, content type and body; returns RF_OK or RF_ENOTFOUND for an unknown
  * path. */
 struct http_api_request {
-    const char *path;  /* e.g. "/api/v1/overview" */
-    const char *query; /* raw query string without '?', "" when none */
+    const char *method; /* "GET", "PUT", ... */
+    const char *path;   /* e.g. "/api/v1/overview" (no query string) */
     enum auth_role role;
+    /* Query-string argument by name (URL-decoded), NULL when absent. */
+    const char *(*arg)(const struct http_api_request *req, const char *name);
+    const char *body; /* request body for PUT/POST (NUL-terminated), "" when none */
+    size_t body_len;
+    void *conn;       /* private to http.c */
 };
 struct http_api_response {
     int status;
@@ -34,10 +39,18 @@ struct http_api_response {
 typedef int (*http_api_fn)(void *arg, const struct http_api_request *req,
                            struct http_api_response *res);
 
+struct fleet;
+
+/* What the front serves besides ingest; every member may be NULL. */
+struct http_services {
+    http_api_fn api; /* the read API */
+    void *api_arg;
+    struct fleet *fleet; /* reported in /metrics (hot aggregate memory) */
+};
+
 int http_start(const struct config *cfg, struct writer *w, struct auth *auth,
-               struct http_server **out, char *errbuf, size_t errlen);
-/* Registers the read API (before traffic; may be left unset). */
-void http_set_api(struct http_server *s, http_api_fn fn, void *arg);
+               const struct http_services *services, struct http_server **out, char *errbuf,
+               size_t errlen);
 /* Port actually bound (useful with port 0). */
 unsigned http_port(struct http_server *s);
 /* Stops accepting new connections; requests in progress go on. */

@@ -3,7 +3,10 @@
  * collector in the foreground; `token add|list|revoke` manages agent and
  * reader tokens in the database. See `rasfleet-collector --help`.
  */
+#include "analyzer.h"
+#include "api.h"
 #include "auth.h"
+#include "fleet.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
@@ -162,12 +165,64 @@ static int write_port_file(const char *path, unsigned port)
     return RF_OK;
 }
 
+static void on_commit(void *arg, const struct rf_batch *const *batches,
+                      const uint8_t *const *inserted, size_t n, int64_t now_ms)
+{
+    fleet_apply(arg, batches, inserted, n, now_ms);
+}
+
+/* The IPsec baseline: the one saved through the admin API wins over the
+ * config file's ipsec_baseline ("default" or cipher/auth/enc/integrity/dh/pfs). */
+static int load_baseline(const struct config *cfg, sqlite3 *db, struct fleet *fleet)
+{
+    struct rf_arena a;
+    struct ipsec_baseline bl = {0};
+    char err[200] = "";
+    int rc = RF_OK;
+    rf_arena_init(&a);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'ipsec_baseline'", -1, &st,
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        const char *json = (const char *)sqlite3_column_text(st, 0);
+        rc = api_parse_baseline(json, strlen(json), &a, &bl, err, sizeof(err));
+    } else if (strcmp(cfg->ipsec_baseline, "default") == 0) {
+        bl.configured = true;
+    } else if (cfg->ipsec_baseline[0]) {
+        char *copy = rf_arena_strdup(&a, cfg->ipsec_baseline), *save = NULL;
+        const char **dst[] = {&bl.policy.cipher_transform, &bl.policy.auth_transform,
+                              &bl.policy.encryption_method, &bl.policy.integrity_check_method,
+                              &bl.policy.dh_group, &bl.policy.pfs_group};
+        size_t k = 0;
+        for (char *tok = copy ? strtok_r(copy, "/", &save) : NULL; tok && k < 6;
+             tok = strtok_r(NULL, "/", &save))
+            *dst[k++] = tok;
+        if (k != 6) {
+            snprintf(err, sizeof(err), "ipsec_baseline needs six names separated by '/'");
+            rc = RF_EFORMAT;
+        }
+        bl.configured = bl.server_custom = true;
+    }
+    sqlite3_finalize(st);
+    if (rc == RF_OK && bl.configured)
+        rc = fleet_set_baseline(fleet, &bl);
+    if (rc != RF_OK)
+        fprintf(stderr, "rasfleet-collector: IPsec baseline: %s\n", err[0] ? err : "invalid");
+    rf_arena_free(&a);
+    return rc;
+}
+
 static int cmd_serve(struct cli *cli)
 {
     struct config *cfg = &cli->cfg;
     struct auth *auth = NULL;
     struct writer *writer = NULL;
     struct http_server *http = NULL;
+    struct fleet fleet;
+    struct analyzer analyzer;
+    struct api api = {0};
+    sqlite3 *rodb = NULL;
+    bool have_fleet = false;
     char err[512] = "";
     int exit_code = 1;
     sigset_t sigs;
@@ -197,11 +252,35 @@ static int cmd_serve(struct cli *cli)
         .max_db_bytes = cfg->max_db_bytes,
         .retention_interval_s = 60,
     };
+    struct fleet_config fc = {.horizon_days = cfg->hot_days};
+    struct analyzer_config ac;
+    analyzer_config_defaults(&ac);
+    if (fleet_init(&fleet, &fc) != RF_OK) {
+        fprintf(stderr, "rasfleet-collector: out of memory for the hot aggregate\n");
+        goto out;
+    }
+    have_fleet = true;
+    analyzer_init(&analyzer, &fleet, &ac);
     if (writer_start(&wc, auth, &writer, err, sizeof(err)) != RF_OK) {
         fprintf(stderr, "rasfleet-collector: %s\n", err);
         goto out;
     }
-    if (http_start(cfg, writer, auth, &http, err, sizeof(err)) != RF_OK) {
+    /* Rebuild before any batch can arrive (HTTP starts below). */
+    if (store_open(cfg->db_path, STORE_READ_ONLY, &rodb, err, sizeof(err)) != RF_OK ||
+        load_baseline(cfg, rodb, &fleet) != RF_OK || fleet_rebuild(&fleet, rodb) != RF_OK) {
+        fprintf(stderr, "rasfleet-collector: cannot rebuild the hot aggregate: %s\n",
+                err[0] ? err : (rodb ? sqlite3_errmsg(rodb) : "?"));
+        goto out;
+    }
+    sqlite3_close(rodb);
+    rodb = NULL;
+    writer_set_commit_hook(writer, on_commit, &fleet);
+    api.fleet = &fleet;
+    api.analyzer = &analyzer;
+    api.writer = writer;
+    snprintf(api.db_path, sizeof(api.db_path), "%s", cfg->db_path);
+    struct http_services services = {.api = api_handle, .api_arg = &api, .fleet = &fleet};
+    if (http_start(cfg, writer, auth, &services, &http, err, sizeof(err)) != RF_OK) {
         fprintf(stderr, "rasfleet-collector: %s\n", err);
         goto out;
     }
@@ -223,6 +302,11 @@ out:
     if (http) {
         http_wait_idle(http, 5000);
         http_stop(http);
+    }
+    sqlite3_close(rodb);
+    if (have_fleet) {
+        analyzer_free(&analyzer);
+        fleet_free(&fleet);
     }
     auth_destroy(auth);
     if (exit_code == 0)

@@ -32,6 +32,7 @@
 
 struct writer_job {
     struct rf_batch batch;
+    uint8_t *inserted; /* per record: stored now (1) or already there (0) */
     size_t bytes;
     writer_done_fn done;
     void *arg;
@@ -428,6 +429,10 @@ static int store_batch(struct writer *w, struct writer_job *job, int64_t now,
         (*new_devices)++;
     else if ((rc = touch_device(w, dev, &b->agent, now)) != SQLITE_OK)
         return rc;
+    free(job->inserted);
+    job->inserted = malloc(b->n_records ? b->n_records : 1);
+    if (!job->inserted)
+        return SQLITE_NOMEM;
     for (size_t i = 0; i < b->n_records; i++) {
         const struct rf_record *r = &b->records[i];
         bool inserted = true;
@@ -449,6 +454,7 @@ static int store_batch(struct writer *w, struct writer_job *job, int64_t now,
         }
         if (rc != SQLITE_OK)
             return rc;
+        job->inserted[i] = inserted;
         per_kind[r->kind] += inserted;
     }
     return SQLITE_OK;
@@ -522,18 +528,20 @@ static void process_group(struct writer *w, struct writer_job *group)
     pthread_mutex_unlock(&w->lock);
     if (w->hook) {
         const struct rf_batch *stored[512];
+        const uint8_t *inserted[512];
         size_t n = 0;
         for (struct writer_job *j = group; j; j = j->next) {
             if (j->res.status == RF_OK && !j->res.duplicate) {
+                inserted[n] = j->inserted;
                 stored[n++] = &j->batch;
                 if (n == sizeof(stored) / sizeof(stored[0])) {
-                    w->hook(w->hook_arg, stored, n);
+                    w->hook(w->hook_arg, stored, inserted, n, now);
                     n = 0;
                 }
             }
         }
         if (n)
-            w->hook(w->hook_arg, stored, n);
+            w->hook(w->hook_arg, stored, inserted, n, now);
     }
     for (struct writer_job *j = group; j; j = j->next)
         if (j->res.status == RF_OK)
@@ -554,6 +562,7 @@ static void finish_group(struct writer_job *group)
         struct writer_job *next = group->next;
         group->done(group->arg, &group->res);
         rf_batch_free(&group->batch);
+        free(group->inserted);
         free(group);
         group = next;
     }

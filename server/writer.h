@@ -46,9 +46,12 @@ struct writer_result {
 typedef void (*writer_done_fn)(void *arg, const struct writer_result *res);
 
 /* Called on the writer thread after each successful commit with the batches
- * that were stored (duplicates excluded), before their done callbacks. */
+ * that were stored (duplicates excluded), before their done callbacks.
+ * inserted[i][r] is 1 when record r of batch i was new (events already
+ * stored under the same device and record id are 0). now_ms is the receipt
+ * time written to the database for these batches. */
 typedef void (*writer_commit_hook_fn)(void *arg, const struct rf_batch *const *batches,
-                                      size_t n);
+                                      const uint8_t *const *inserted, size_t n, int64_t now_ms);
 
 struct writer_stats {
     size_t queue_depth;

@@ -1,0 +1,57 @@
+/*
+ * analyzer.h - the findings: device-check verdicts gathered across the
+ * fleet, and fleet patterns computed from the hot aggregate:
+ *   concentration - for a failing code, an attribute value (server,
+ *     connection, policy fingerprint, OS build, agent version, interface
+ *     type, tunnel type) over-represented among the failing devices against
+ *     the reporting fleet (support, lift, counts, minimum evidence);
+ *   spike - a code's failures in the recent window against its own
+ *     trailing baseline, with the minute it began and the devices affected.
+ * Findings are recomputed at most every few seconds when the fleet changed
+ * and served from a cached JSON document.
+ */
+#ifndef RASFLEET_ANALYZER_H
+#define RASFLEET_ANALYZER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "fleet.h"
+
+struct analyzer_config {
+    int min_devices;        /* concentration: failing devices needed (default 10) */
+    double min_lift;        /* concentration: lift needed (default 2.0) */
+    double min_support;     /* concentration: share of failing devices (default 0.5) */
+    int spike_window_min;   /* recent window (default 60) */
+    int spike_baseline_h;   /* trailing baseline (default 24) */
+    double spike_factor;    /* recent rate / baseline rate (default 5) */
+    int spike_min_devices;  /* devices in the recent window (default 5) */
+    int recompute_ms;       /* cache lifetime (default 5000) */
+};
+
+struct analyzer {
+    struct fleet *fleet;
+    struct analyzer_config cfg;
+    pthread_mutex_t lock;
+    uint64_t version;    /* fleet version the cache was built from */
+    int64_t built_ms;
+    char *json;          /* cached {"generated_at":..., "findings":[...]} */
+    size_t json_len;
+};
+
+void analyzer_config_defaults(struct analyzer_config *c);
+int analyzer_init(struct analyzer *a, struct fleet *f, const struct analyzer_config *cfg);
+void analyzer_free(struct analyzer *a);
+
+/* Appends the findings document (recomputing when stale). Optional filter:
+ * rule id or NULL. */
+int analyzer_findings_json(struct analyzer *a, const char *rule_filter, struct buf *out);
+
+/* Devices flagged by a device rule (read lock held by the caller): calls fn
+ * for each device index and its finding. */
+typedef void (*analyzer_device_fn)(void *arg, size_t dev, const struct fleet_finding *fd);
+void analyzer_devices_for_rule(const struct fleet *f, size_t rule_index, analyzer_device_fn fn,
+                               void *arg);
+
+#endif

@@ -1,0 +1,1314 @@
+/*
+ * api.c - read API handlers. See api.h and docs/api.md.
+ *
+ * Windows are whole minutes: a window of W ends with the current minute and
+ * starts W minutes earlier, and every answer states its "from" and "to"
+ * (to exclusive), so a script can recompute any count with SQL over
+ * events.time in [from, to). Counts are exact for the stored data inside
+ * the hot horizon (31 days by default).
+ */
+#include "api.h"
+#include "catalog.h"
+#include "log.h"
+#include "rasfleet/result.h"
+#include "store.h"
+#include "timeutil.h"
+
+#include <ctype.h>
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define API_MAX_LIMIT 1000
+
+/* ---- small helpers ---- */
+
+static int bad_request(struct http_api_response *res, const char *msg)
+{
+    res->status = 400;
+    buf_reset(&res->body);
+    int rc = buf_append_str(&res->body, "{\"error\":\"bad_request\",\"message\":");
+    if (rc == RF_OK)
+        rc = buf_append_json_str(&res->body, msg);
+    return rc == RF_OK ? buf_append_char(&res->body, '}') : rc;
+}
+
+static int not_found(struct http_api_response *res, const char *msg)
+{
+    int rc = bad_request(res, msg);
+    res->status = 404;
+    buf_reset(&res->body);
+    rc = buf_append_str(&res->body, "{\"error\":\"not_found\",\"message\":");
+    if (rc == RF_OK)
+        rc = buf_append_json_str(&res->body, msg);
+    return rc == RF_OK ? buf_append_char(&res->body, '}') : rc;
+}
+
+static int put_time(struct buf *b, const char *key, int64_t ms)
+{
+    char ts[TIME_RFC3339_MAX];
+    time_format_rfc3339(ms, ts, sizeof(ts));
+    return buf_printf(b, "\"%s\":\"%s\"", key, ts);
+}
+
+struct window {
+    const char *text;
+    uint32_t from_min, to_min; /* inclusive */
+    int64_t from_ms, to_ms;    /* [from, to) */
+};
+
+static int parse_window(const struct http_api_request *req, const struct fleet *f,
+                        struct window *w, struct http_api_response *res)
+{
+    const char *s = req->arg(req, "window");
+    int64_t ms;
+    w->text = s ? s : "24h";
+    if (time_parse_duration(w->text, &ms) != RF_OK || ms < 60000) {
+        bad_request(res, "window must be a duration such as 15m, 1h, 24h, 7d or 30d");
+        return RF_EINVAL;
+    }
+    uint32_t minutes = (uint32_t)(ms / 60000);
+    if (minutes > f->ring_len) {
+        bad_request(res, "window is longer than the hot horizon (31d by default)");
+        return RF_EINVAL;
+    }
+    w->to_min = fleet_minute(time_now_ms());
+    w->from_min = w->to_min - minutes + 1;
+    w->from_ms = (int64_t)w->from_min * 60000;
+    w->to_ms = ((int64_t)w->to_min + 1) * 60000;
+    return RF_OK;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long dflt, unsigned long *out)
+{
+    if (!s) {
+        *out = dflt;
+        return RF_OK;
+    }
+    char *end;
+    if (!isdigit((unsigned char)s[0]))
+        return RF_EINVAL;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*end || v > max)
+        return RF_EINVAL;
+    *out = v;
+    return RF_OK;
+}
+
+static int put_window(struct buf *b, const struct window *w)
+{
+    int rc = buf_append_str(b, "\"window\":");
+    if (rc == RF_OK)
+        rc = buf_append_json_str(b, w->text);
+    if (rc == RF_OK)
+        rc = buf_append_char(b, ',');
+    if (rc == RF_OK)
+        rc = put_time(b, "from", w->from_ms);
+    if (rc == RF_OK)
+        rc = buf_append_char(b, ',');
+    if (rc == RF_OK)
+        rc = put_time(b, "to", w->to_ms);
+    return rc;
+}
+
+/* {"code":N,"hex":..,"symbol":..,"meaning":..,"component":..} members (no braces) */
+static int put_code_fields(struct buf *b, int32_t code)
+{
+    struct catalog_forms forms;
+    catalog_code_forms(code, &forms);
+    const struct catalog_entry *e = catalog_lookup(code);
+    int rc = buf_printf(b, "\"code\":%d,\"hex\":\"%s\",\"known\":%s", code, forms.hex,
+                        e ? "true" : "false");
+    if (rc == RF_OK && e) {
+        rc = buf_append_str(b, ",\"symbol\":");
+        if (rc == RF_OK)
+            rc = buf_append_json_str(b, e->symbol);
+        if (rc == RF_OK)
+            rc = buf_append_str(b, ",\"meaning\":");
+        if (rc == RF_OK)
+            rc = buf_append_json_str(b, e->meaning);
+        if (rc == RF_OK)
+            rc = buf_printf(b, ",\"component\":\"%s\"", catalog_component_name(e->component));
+    }
+    return rc;
+}
+
+/* ---- distinct-device group accumulator ---- */
+
+struct group {
+    int64_t key;
+    uint64_t failures;
+    uint64_t devices;
+    uint64_t *bits; /* one bit per device index */
+};
+
+struct groups {
+    struct group *g;
+    size_t n, cap;
+    size_t n_devs;
+};
+
+static void groups_free(struct groups *gs)
+{
+    for (size_t i = 0; i < gs->n; i++)
+        free(gs->g[i].bits);
+    free(gs->g);
+}
+
+static struct group *groups_get(struct groups *gs, int64_t key)
+{
+    for (size_t i = 0; i < gs->n; i++) /* groups are few (codes, servers, builds) */
+        if (gs->g[i].key == key)
+            return &gs->g[i];
+    if (gs->n == gs->cap) {
+        size_t ncap = gs->cap ? gs->cap * 2 : 32;
+        struct group *p = realloc(gs->g, ncap * sizeof(*p));
+        if (!p)
+            return NULL;
+        gs->g = p;
+        gs->cap = ncap;
+    }
+    struct group *g = &gs->g[gs->n];
+    g->key = key;
+    g->failures = g->devices = 0;
+    g->bits = calloc((gs->n_devs + 63) / 64 + 1, sizeof(uint64_t));
+    if (!g->bits)
+        return NULL;
+    gs->n++;
+    return g;
+}
+
+static int groups_add(struct groups *gs, int64_t key, uint32_t dev)
+{
+    struct group *g = groups_get(gs, key);
+    if (!g)
+        return RF_ENOMEM;
+    g->failures++;
+    uint64_t bit = 1ull << (dev & 63);
+    if (!(g->bits[dev >> 6] & bit)) {
+        g->bits[dev >> 6] |= bit;
+        g->devices++;
+    }
+    return RF_OK;
+}
+
+static int cmp_group_desc(const void *a, const void *b)
+{
+    const struct group *x = a, *y = b;
+    if (x->failures != y->failures)
+        return x->failures < y->failures ? 1 : -1;
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+enum group_by { BY_CODE, BY_CONNECTION, BY_SERVER, BY_OS, BY_AGENT };
+
+static int64_t group_key(const struct fleet *f, enum group_by by, const struct fleet_fail *x)
+{
+    const struct fleet_device *d = &f->devs[x->dev];
+    switch (by) {
+    case BY_CODE:
+        return x->code;
+    case BY_CONNECTION:
+        return x->conn;
+    case BY_SERVER: {
+        const struct fleet_policy *p = fleet_device_policy(d, x->conn);
+        return p ? p->server : 0;
+    }
+    case BY_OS:
+        return d->os;
+    case BY_AGENT:
+        return d->agent;
+    }
+    return 0;
+}
+
+/* Scans the failure log over a window; code_filter < 0 means all codes. */
+static int scan_failures(const struct fleet *f, const struct window *w, enum group_by by,
+                         bool has_code, int32_t code, struct groups *gs)
+{
+    gs->n_devs = f->n_devs;
+    for (size_t i = 0; i < f->n_fails; i++) {
+        const struct fleet_fail *x = &f->fails[i];
+        if (x->minute < w->from_min || x->minute > w->to_min || (has_code && x->code != code))
+            continue;
+        if (groups_add(gs, group_key(f, by, x), x->dev) != RF_OK)
+            return RF_ENOMEM;
+    }
+    qsort(gs->g, gs->n, sizeof(*gs->g), cmp_group_desc);
+    return RF_OK;
+}
+
+/* ---- endpoints ---- */
+
+static int top_errors_json(const struct fleet *f, const struct window *w, size_t limit,
+                           struct buf *b)
+{
+    struct groups gs = {0};
+    int rc = scan_failures(f, w, BY_CODE, false, 0, &gs);
+    if (rc == RF_OK)
+        rc = buf_append_char(b, '[');
+    for (size_t i = 0; i < gs.n && i < limit && rc == RF_OK; i++) {
+        rc = buf_append_str(b, i ? ",{" : "{");
+        if (rc == RF_OK)
+            rc = put_code_fields(b, (int32_t)gs.g[i].key);
+        if (rc == RF_OK)
+            rc = buf_printf(b, ",\"failures\":%llu,\"devices\":%llu}",
+                            (unsigned long long)gs.g[i].failures,
+                            (unsigned long long)gs.g[i].devices);
+    }
+    if (rc == RF_OK)
+        rc = buf_append_char(b, ']');
+    groups_free(&gs);
+    return rc;
+}
+
+static int get_overview(struct api *api, const struct http_api_request *req,
+                        struct http_api_response *res)
+{
+    struct fleet *f = api->fleet;
+    struct window w;
+    fleet_lock_read(f);
+    int rc = parse_window(req, f, &w, res);
+    if (rc != RF_OK) {
+        fleet_unlock(f);
+        return RF_OK;
+    }
+    uint64_t attempts, failures, reporting = 0;
+    fleet_sum(f, w.from_min, w.to_min, &attempts, &failures);
+    for (size_t i = 0; i < f->n_devs; i++)
+        reporting += f->devs[i].last_seen >= w.from_ms;
+    struct buf *b = &res->body;
+    rc = buf_append_char(b, '{');
+    if (rc == RF_OK)
+        rc = put_window(b, &w);
+    if (rc == RF_OK)
+        rc = buf_printf(b,
+                        ",\"devices_known\":%zu,\"devices_reporting\":%llu,\"attempts\":%llu,"
+                        "\"failures\":%llu,\"failure_rate\":%.6f,\"top_errors\":",
+                        f->n_devs, (unsigned long long)reporting, (unsigned long long)attempts,
+                        (unsigned long long)failures,
+                        attempts ? (double)failures / (double)attempts : 0.0);
+    if (rc == RF_OK)
+        rc = top_errors_json(f, &w, 10, b);
+    if (rc == RF_OK)
+        rc = buf_append_char(b, ',');
+    if (rc == RF_OK)
+        rc = put_time(b, "generated_at", time_now_ms());
+    if (rc == RF_OK)
+        rc = buf_append_char(b, '}');
+    fleet_unlock(f);
+    return rc;
+}
+
+static int get_errors(struct api *api, const struct http_api_request *req,
+                      struct http_api_response *res)
+{
+    static const char *const names[] = {"code", "connection", "server", "os_version",
+                                        "agent_version"};
+    struct fleet *f = api->fleet;
+    const char *by_s = req->arg(req, "group_by");
+    int by = -1;
+    for (int i = 0; i < 5; i++)
+        if (strcmp(by_s ? by_s : "code", names[i]) == 0)
+            by = i;
+    if (by < 0)
+        return bad_request(res, "group_by must be code, connection, server, os_version or "
+                                "agent_version");
+    int32_t code = 0;
+    const char *code_s = req->arg(req, "code");
+    if (code_s && !catalog_parse_code(code_s, &code))
+        return bad_request(res, "code must be a decimal, negative decimal or hex error code");
+    struct window w;
+    struct groups gs = {0};
+    fleet_lock_read(f);
+    int rc = parse_window(req, f, &w, res);
+    if (rc != RF_OK) {
+        fleet_unlock(f);
+        return RF_OK;
+    }
+    struct buf *b = &res->body;
+    rc = scan_failures(f, &w, (enum group_by)by, code_s != NULL, code, &gs);
+    if (rc == RF_OK)
+        rc = buf_printf(b, "{\"group_by\":\"%s\",", names[by]);
+    if (rc == RF_OK)
+        rc = put_window(b, &w);
+    if (rc == RF_OK)
+        rc = buf_append_str(b, ",\"groups\":[");
+    for (size_t i = 0; i < gs.n && rc == RF_OK; i++) {
+        const struct group *g = &gs.g[i];
+        rc = buf_append_str(b, i ? ",{" : "{");
+        if (rc == RF_OK && by == BY_CODE) {
+            rc = put_code_fields(b, (int32_t)g->key);
+            if (rc == RF_OK)
+                rc = buf_printf(b, ",\"key\":\"%lld\"", (long long)g->key);
+        } else if (rc == RF_OK) {
+            const char *s = strtab_get(&f->str, (uint32_t)g->key);
+            rc = buf_append_str(b, "\"key\":");
+            if (rc == RF_OK)
+                rc = buf_append_json_str(b, s ? s : "unknown");
+        }
+        if (rc == RF_OK)
+            rc = buf_printf(b, ",\"failures\":%llu,\"devices\":%llu}",
+                            (unsigned long long)g->failures, (unsigned long long)g->devices);
+    }
+    if (rc == RF_OK)
+        rc = buf_append_str(b, "]}");
+    groups_free(&gs);
+    fleet_unlock(f);
+    return rc;
+}
+
+static int get_trend(struct api *api, const struct http_api_request *req,
+                     struct http_api_response *res)
+{
+    struct fleet *f = api->fleet;
+    int64_t bucket_ms;
+    const char *bucket_s = req->arg(req, "bucket");
+    if (time_parse_duration(bucket_s ? bucket_s : "1h", &bucket_ms) != RF_OK ||
+        bucket_ms < 60000 || bucket_ms % 60000)
+        return bad_request(res, "bucket must be whole minutes, such as 1m, 15m, 1h or 1d");
+    int32_t code = 0;
+    const char *code_s = req->arg(req, "code");
+    if (code_s && !catalog_parse_code(code_s, &code))
+        return bad_request(res, "code must be a decimal, negative decimal or hex error code");
+    uint32_t bmin = (uint32_t)(bucket_ms / 60000);
+    struct window w;
+    fleet_lock_read(f);
+    int rc = parse_window(req, f, &w, res);
+    if (rc != RF_OK) {
+        fleet_unlock(f);
+        return RF_OK;
+    }
+    /* Buckets aligned to multiples of the bucket size since the epoch. */
+    uint32_t first = w.from_min - w.from_min % bmin;
+    size_t n = (w.to_min - first) / bmin + 1;
+    if (n > 5000) {
+        fleet_unlock(f);
+        return bad_request(res, "too many buckets: use a larger bucket or a shorter window");
+    }
+    uint64_t *att = calloc(n, sizeof(uint64_t)), *fail = calloc(n, sizeof(uint64_t));
+    struct groups top = {0};
+    int32_t top_codes[5];
+    size_t n_top = 0;
+    uint64_t *series = NULL;
+    struct buf *b = &res->body;
+    rc = RF_ENOMEM;
+    if (!att || !fail)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t lo = first + (uint32_t)i * bmin, hi = lo + bmin - 1;
+        uint64_t a, x;
+        if (lo < w.from_min)
+            lo = w.from_min;
+        if (hi > w.to_min)
+            hi = w.to_min;
+        fleet_sum(f, lo, hi, &a, &x);
+        att[i] = a;
+        if (!code_s)
+            fail[i] = x;
+    }
+    if ((rc = scan_failures(f, &w, BY_CODE, code_s != NULL, code, &top)) != RF_OK)
+        goto out;
+    n_top = top.n < 5 ? top.n : 5;
+    for (size_t k = 0; k < n_top; k++)
+        top_codes[k] = (int32_t)top.g[k].key;
+    series = calloc((n_top + 1) * n, sizeof(uint64_t));
+    if (!series)
+        goto out;
+    for (size_t i = 0; i < f->n_fails; i++) {
+        const struct fleet_fail *x = &f->fails[i];
+        if (x->minute < w.from_min || x->minute > w.to_min)
+            continue;
+        size_t bi = (x->minute - first) / bmin;
+        if (code_s && x->code == code)
+            fail[bi]++;
+        size_t k = 0;
+        while (k < n_top && top_codes[k] != x->code)
+            k++;
+        series[k * n + bi]++; /* k == n_top: "other" */
+    }
+    rc = buf_append_char(b, '{');
+    if (rc == RF_OK)
+        rc = put_window(b, &w);
+    if (rc == RF_OK)
+        rc = buf_printf(b, ",\"bucket\":\"%s\",\"bucket_seconds\":%lld,\"code\":",
+                        bucket_s ? bucket_s : "1h", (long long)bucket_ms / 1000);
+    if (rc == RF_OK)
+        rc = code_s ? buf_printf(b, "%d", code) : buf_append_str(b, "null");
+    if (rc == RF_OK)
+        rc = buf_append_str(b, ",\"points\":[");
+    for (size_t i = 0; i < n && rc == RF_OK; i++) {
+        rc = buf_append_str(b, i ? ",{" : "{");
+        if (rc == RF_OK)
+            rc = put_time(b, "t", (int64_t)(first + (uint32_t)i * bmin) * 60000);
+        if (rc == RF_OK)
+            rc = buf_printf(b, ",\"attempts\":%llu,\"failures\":%llu}",
+                            (unsigned long long)att[i], (unsigned long long)fail[i]);
+    }
+    if (rc == RF_OK)
+        rc = buf_append_str(b, "],\"series\":[");
+    for (size_t k = 0; k <= n_top && rc == RF_OK; k++) {
+        uint64_t sum = 0;
+        for (size_t i = 0; i < n; i++)
+            sum += series[k * n + i];
+        if (k == n_top && sum == 0)
+            break;
+        rc = buf_append_str(b, k ? ",{" : "{");
+        if (rc == RF_OK && k < n_top)
+            rc = put_code_fields(b, top_codes[k]);
+        else if (rc == RF_OK)
+            rc = buf_append_str(b, "\"code\":null,\"symbol\":\"other\"");
+        if (rc == RF_OK)
+            rc = buf_append_str(b, ",\"failures\":[");
+        for (size_t i = 0; i < n && rc == RF_OK; i++)
+            rc = buf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)series[k * n + i]);
+        if (rc == RF_OK)
+            rc = buf_append_str(b, "]}");
+    }
+    if (rc == RF_OK)
+        rc = buf_append_str(b, "]}");
+out:
+    fleet_unlock(f);
+    groups_free(&top);
+    free(att);
+    free(fail);
+    free(series);
+    return rc;
+}
+
+/* ---- devices ---- */
+
+static int finding_rules_json(const struct fleet_device *d, struct buf *b)
+{
+    int rc = buf_append_char(b, '[');
+    for (size_t k = 0; k < d->n_findings && rc == RF_OK; k++) {
+        const struct check_rule *rule = checks_rule_at(d->findings[k].rule);
+        bool dup = false;
+        for (size_t j = 0; j < k; j++)
+            dup |= d->findings[j].rule == d->findings[k].rule;
+        if (dup || !rule)
+            continue;
+        if (b->len && b->data[b->len - 1] != '[')
+            rc = buf_append_char(b, ',');
+        if (rc == RF_OK)
+            rc = buf_append_json_str(b, rule->id);
+    }
+    return rc == RF_OK ? buf_append_char(b, ']') : rc;
+}
+
+static int device_summary_json(const struct fleet *f, const struct fleet_device *d,
+                               struct buf *b)
+{
+    int rc = buf_append_str(b, "{\"device_id\":");
+    if (rc == RF_OK)
+        rc = buf_append_json_str(b, strtab_get(&f->str, d->uid));
+    if (rc == RF_OK)
+        rc = buf_append_str(b, ",\"hostname\":");
+    if (rc == RF_OK)
+        rc = buf_append_json_str(b, strtab_get(&f->str, d->hostname));
+    if (rc == RF_OK)
+        rc = buf_append_str(b, ",\"os_version\":");
+    if (rc == RF_OK)
+        rc = buf_append_json_str(b, strtab_get(&f->str, d->os));
+    if (rc == RF_OK)
+        rc = buf_append_str(b, ",\"agent_version\":");
+    if (rc == RF_OK)
+        rc = buf_append_json_str(b, strtab_get(&f->str, d->agent));
+    if (rc == RF_OK)
+        rc = buf_append_char(b, ',');
+    if (rc == RF_OK)
+        rc = put_time(b, "first_seen", d->first_seen);
+    if (rc == RF_OK)
+        rc = buf_append_char(b, ',');
+    if (rc == RF_OK)
+        rc = put_time(b, "last_seen", d->last_seen);
+    if (rc == RF_OK)
+        rc = buf_append_str(b, ",\"last_error\":");
+    if (rc == RF_OK && d->has_error) {
+        rc = buf_append_char(b, '{');
+        if (rc == RF_OK)
+            rc = put_code_fields(b, d->last_error);
+        if (rc == RF_OK)
+            rc = buf_append_char(b, ',');
+        if (rc == RF_OK)
+            rc = put_time(b, "time", d->last_error_ms);
+        if (rc == RF_OK)
+            rc = buf_append_char(b, '}');
+    } else if (rc == RF_OK) {
+        rc = buf_append_str(b, "null");
+    }
+    if (rc == RF_OK)
+        rc = buf_append_str(b, ",\"findings\":");
+    if (rc == RF_OK)
+        rc = finding_rules_json(d, b);
+    return rc == RF_OK ? buf_append_char(b, '}') : rc;
+}
+
+static bool device_has_rule(const struct fleet_device *d, size_t rule)
+{
+    for (size_t k = 0; k < d->n_findings; k++)
+        if (d->findings[k].rule == rule)
+            return true;
+    return false;
+}
+
+static bool icontains(const char *hay, const char *needle)
+{
+    return hay && strcasestr(hay, needle) != NULL;
+}
+
+struct dev_sel {
+    const struct fleet *f;
+    size_t *idx;
+    size_t n;
+};
+
+static int cmp_last_seen_desc(const void *a, const void *b, void *ctx)
+{
+    const struct fleet *f = ctx;
+    const struct fleet_device *x = &f->devs[*(const size_t *)a], *y = &f->devs[*(const size_t *)b];
+    if (x->last_seen != y->last_seen)
+        return x->last_seen < y->last_seen ? 1 : -1;
+    return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+static int get_devices(struct api *api, const struct http_api_request *req,
+                       struct http_api_response *res)
+{
+    struct fleet *f = api->fleet;
+    unsigned long limit, offset;
+    if (parse_uint(req->arg(req, "limit"), API_MAX_LIMIT, 50, &limit) != RF_OK ||
+        parse_uint(req->arg(req, "offset"), 100000000, 0, &offset) != RF_OK)
+        return bad_request(res, "limit must be 0..1000 and offset a non-negative integer");
+    const char *code_s = req->arg(req, "code"), *rule_s = req->arg(req, "finding");
+    const char *q = req->arg(req, "q");
+    int32_t code = 0;
+    if (code_s && !catalog_parse_code(code_s, &code))
+        return bad_request(res, "code must be a decimal, negative decimal or hex error code");
+    size_t rule_index = 0;
+    if (rule_s) {
+        const struct check_rule *rule = checks_rule_find(rule_s);
+        if (!rule)
+            return bad_request(res, "unknown finding rule");
+        while (checks_rule_at(rule_index) != rule)
+            rule_index++;
+    }
+    struct window w;
+    fleet_lock_read(f);
+    int rc = parse_window(req, f, &w, res);
+    if (rc != RF_OK) {
+        fleet_unlock(f);
+        return RF_OK;
+    }
+    uint64_t *with_code = NULL;
+    size_t *idx = malloc((f->n_devs + 1) * sizeof(size_t)), n = 0;
+    rc = RF_ENOMEM;
+    if (!idx)
+        goto out;
+    if (code_s) {
+        with_code = calloc(f->n_devs / 64 + 1, sizeof(uint64_t));
+        if (!with_code)
+            goto out;
+        for (size_t i = 0; i < f->n_fails; i++) {
+            const struct fleet_fail *x = &f->fails[i];
+            if (x->code == code && x->minute >= w.from_min && x->minute <= w.to_min)
+                with_code[x->dev >> 6] |= 1ull << (x->dev & 63);
+        }
+    }
+    for (size_t i = 0; i < f->n_devs; i++) {
+        const struct fleet_device *d = &f->devs[i];
+        if (with_code && !(with_code[i >> 6] & (1ull << (i & 63))))
+            continue;
+        if (rule_s && !device_has_rule(d, rule_index))
+            continue;
+        if (q && *q && !icontains(strtab_get(&f->str, d->hostname), q) &&
+            !icontains(strtab_get(&f->str, d->uid), q))
+            continue;
+        idx[n++] = i;
+    }
+    qsort_r(idx, n, sizeof(size_t), cmp_last_seen_desc, f);
+    struct buf *b = &res->body;
+    rc = buf_printf(b, "{\"total\":%zu,\"limit\":%lu,\"offset\":%lu,\"devices\":[", n, limit,
+                    offset);
+    for (size_t i = offset; i < n && i < offset + limit && rc == RF_OK; i++) {
+        if (i > offset)
+            rc = buf_append_char(b, ',');
+        if (rc == RF_OK)
+            rc = device_summary_json(f, &f->devs[idx[i]], b);
+    }
+    if (rc == RF_OK)
+        rc = buf_append_str(b, "]}");
+out:
+    fleet_unlock(f);
+    free(idx);
+    free(with_code);
+    return rc;
+}
+
+/* ---- device detail (SQLite) ---- */
+
+static pthread_key_t read_db_key;
+static pthread_once_t read_db_once = PTHREAD_ONCE_INIT;
+
+static void close_read_db(void *p)
+{
+    sqlite3_close(p);
+}
+
+static void make_read_db_key(void)
+{
+    pthread_key_create(&read_db_key, close_read_db);
+}
+
+/* The calling thread's read-only connection (opened on first use). */
+static sqlite3 *read_db(const char *path)
+{
+    pthread_once(&read_db_once, make_read_db_key);
+    sqlite3 *db = pthread_getspecific(read_db_key);
+    if (!db) {
+        char err[256];
+        if (store_open(path, STORE_READ_ONLY, &db, err, sizeof(err)) != RF_OK) {
+            log_error("read connection: %s", err);
+            return NULL;
+        }
+        pthread_setspecific(read_db_key, db);
+    }
+    return db;
+}
+
+static void put_col_str(struct buf *b, const char *key, sqlite3_stmt *st, int col, int *rc)
+{
+    if (*rc != RF_OK)
+        return;
+    *rc = buf_printf(b, ",\"%s\":", key);
+    if (*rc == RF_OK)
+        *rc = buf_append_json_str(b, (const char *)sqlite3_column_text(st, col));
+}
+
+static int detail_interfaces(sqlite3 *db, int64_t dev, struct buf *b)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = RF_ESTORAGE;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT a.s, i.ifindex, i.family, i.metric, i.automatic, i.connected,"
+                           " i.if_type, i.mtu, i.time FROM iface_metrics i JOIN dict a"
+                           " ON a.id = i.alias WHERE i.device = ?1 AND i.time ="
+                           " (SELECT max(time) FROM iface_metrics WHERE device = ?1)"
+                           " ORDER BY i.family, i.metric, i.id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, dev);
+    /* First pass: the VPN and best physical metric per family, to mark the
+     * inversion the metric-order rule reports. */
+    int64_t vpn[7], phys[7];
+    for (int i = 0; i < 7; i++)
+        vpn[i] = phys[i] = INT64_MAX;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int fam = sqlite3_column_int(st, 2) == RF_FAMILY_IPV6 ? 6 : 4;
+        int type = sqlite3_column_int(st, 6);
+        int64_t metric = sqlite3_column_int64(st, 3);
+        if (!sqlite3_column_int(st, 5))
+            continue;
+        if (type == RF_IF_VPN && metric < vpn[fam])
+            vpn[fam] = metric;
+        if ((type == RF_IF_ETHERNET || type == RF_IF_WIFI || type == RF_IF_CELLULAR) &&
+            metric < phys[fam])
+            phys[fam] = metric;
+    }
+    sqlite3_reset(st);
+    rc = buf_append_char(b, '[');
+    bool first = true;
+    while (rc == RF_OK && sqlite3_step(st) == SQLITE_ROW) {
+        int fam = sqlite3_column_int(st, 2) == RF_FAMILY_IPV6 ? 6 : 4;
+        int type = sqlite3_column_int(st, 6);
+        int64_t metric = sqlite3_column_int64(st, 3);
+        bool connected = sqlite3_column_int(st, 5);
+        bool inverted_family = vpn[fam] != INT64_MAX && phys[fam] != INT64_MAX &&
+                               vpn[fam] >= phys[fam];
+        bool inverted = connected && inverted_family &&
+                        (type == RF_IF_VPN ? metric >= phys[fam] : metric <= vpn[fam]);
+        rc = buf_append_str(b, first ? "{\"alias\":" : ",{\"alias\":");
+        first = false;
+        if (rc == RF_OK)
+            rc = buf_append_json_str(b, (const char *)sqlite3_column_text(st, 0));
+        if (rc == RF_OK)
+            rc = buf_printf(b,
+                            ",\"index\":%lld,\"family\":\"%s\",\"metric\":%lld,\"automatic\":%s,"
+                            "\"connected\":%s,\"if_type\":\"%s\",\"inverted\":%s",
+                            (long long)sqlite3_column_int64(st, 1), fam == 6 ? "ipv6" : "ipv4",
+                            (long long)metric, sqlite3_column_int(st, 4) ? "true" : "false",
+                            connected ? "true" : "false", rf_if_type_name((enum rf_if_type)type),
+                            inverted ? "true" : "false");
+        if (rc == RF_OK && sqlite3_column_type(st, 7) != SQLITE_NULL)
+            rc = buf_printf(b, ",\"mtu\":%lld", (long long)sqlite3_column_int64(st, 7));
+        if (rc == RF_OK)
+            rc = buf_append_char(b, ',');
+        if (rc == RF_OK)
+            rc = put_time(b, "time", sqlite3_column_int64(st, 8));
+        if (rc == RF_OK)
+            rc = buf_append_char(b, '}');
+    }
+    sqlite3_finalize(st);
+    return rc == RF_OK ? buf_append_char(b, ']') : rc;
+}
+
+/* Rows whose JSON columns were written by the collector itself (canonical
+ * JSON built with escaping), so they are embedded as they are. */
+static int detail_pbk(sqlite3 *db, int64_t dev, struct buf *b)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT p.scope, c.s, s.s, p.time FROM pbk_entries p"
+                           " JOIN dict c ON c.id = p.connection JOIN dict s ON s.id = p.settings"
+                           " WHERE p.device = ?1 AND p.time ="
+                           " (SELECT max(time) FROM pbk_entries WHERE device = ?1) ORDER BY p.id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return RF_ESTORAGE;
+    sqlite3_bind_int64(st, 1, dev);
+    int rc = buf_append_char(b, '[');
+    bool first = true;
+    while (rc == RF_OK && sqlite3_step(st) == SQLITE_ROW) {
+        rc = buf_printf(b, "%s{\"scope\":\"%s\"", first ? "" : ",",
+                        rf_scope_name((enum rf_pbk_scope)sqlite3_column_int(st, 0)));
+        first = false;
+        put_col_str(b, "connection", st, 1, &rc);
+        if (rc == RF_OK)
+            rc = buf_printf(b, ",\"settings\":%s,", (const char *)sqlite3_column_text(st, 2));
+        if (rc == RF_OK)
+            rc = put_time(b, "time", sqlite3_column_int64(st, 3));
+        if (rc == RF_OK)
+            rc = buf_append_char(b, '}');
+    }
+    sqlite3_finalize(st);
+    return rc == RF_OK ? buf_append_char(b, ']') : rc;
+}
+
+static int detail_policies(sqlite3 *db, int64_t dev, struct buf *b)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT c.s, sv.s, tt.s, am.s, p.split_tunneling, p.device_tunnel,"
+                           " ds.s, ip.s, p.time FROM vpn_policies p JOIN dict c ON c.id ="
+                           " p.connection JOIN dict sv ON sv.id = p.server JOIN dict tt ON tt.id"
+                           " = p.tunnel_type JOIN dict am ON am.id = p.auth_method LEFT JOIN dict"
+                           " ds ON ds.id = p.dns_suffix LEFT JOIN dict ip ON ip.id = p.ipsec"
+                           " WHERE p.device = ?1 AND p.time ="
+                           " (SELECT max(time) FROM vpn_policies WHERE device = ?1) ORDER BY p.id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return RF_ESTORAGE;
+    sqlite3_bind_int64(st, 1, dev);
+    int rc = buf_append_char(b, '[');
+    bool first = true;
+    while (rc == RF_OK && sqlite3_step(st) == SQLITE_ROW) {
+        rc = buf_append_str(b, first ? "{\"connection\":" : ",{\"connection\":");
+        first = false;
+        if (rc == RF_OK)
+            rc = buf_append_json_str(b, (const char *)sqlite3_column_text(st, 0));
+        put_col_str(b, "server", st, 1, &rc);
+        put_col_str(b, "tunnel_type", st, 2, &rc);
+        put_col_str(b, "auth_method", st, 3, &rc);
+        if (rc == RF_OK)
+            rc = buf_printf(b, ",\"split_tunneling\":%s,\"device_tunnel\":%s",
+                            sqlite3_column_int(st, 4) ? "true" : "false",
+                            sqlite3_column_int(st, 5) ? "true" : "false");
+        put_col_str(b, "dns_suffix", st, 6, &rc);
+        if (rc == RF_OK)
+            rc = buf_printf(b, ",\"ipsec\":%s,",
+                            sqlite3_column_type(st, 7) == SQLITE_NULL
+                                ? "null"
+                                : (const char *)sqlite3_column_text(st, 7));
+        if (rc == RF_OK)
+            rc = put_time(b, "time", sqlite3_column_int64(st, 8));
+        if (rc == RF_OK)
+            rc = buf_append_char(b, '}');
+    }
+    sqlite3_finalize(st);
+    return rc == RF_OK ? buf_append_char(b, ']') : rc;
+}
+
+static int detail_events(sqlite3 *db, int64_t dev, struct buf *b)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT e.time, e.event_id, e.record_id, e.level, u.s, c.s,"
+                           " e.error_code, e.reason_code, e.coid, e.message FROM events e"
+                           " JOIN dict u ON u.id = e.user JOIN dict c ON c.id = e.connection"
+                           " WHERE e.device = ? ORDER BY e.time DESC, e.record_id DESC LIMIT 100",
+                           -1, &st, NULL) != SQLITE_OK)
+        return RF_ESTORAGE;
+    sqlite3_bind_int64(st, 1, dev);
+    int rc = buf_append_char(b, '[');
+    bool first = true;
+    while (rc == RF_OK && sqlite3_step(st) == SQLITE_ROW) {
+        rc = buf_append_str(b, first ? "{" : ",{");
+        first = false;
+        if (rc == RF_OK)
+            rc = put_time(b, "time", sqlite3_column_int64(st, 0));
+        if (rc == RF_OK)
+            rc = buf_printf(b, ",\"event_id\":%d,\"record_id\":%lld,\"level\":\"%s\"",
+                            sqlite3_column_int(st, 1), (long long)sqlite3_column_int64(st, 2),
+                            rf_level_name((enum rf_level)sqlite3_column_int(st, 3)));
+        put_col_str(b, "user", st, 4, &rc);
+        put_col_str(b, "connection", st, 5, &rc);
+        if (rc == RF_OK && sqlite3_column_type(st, 6) != SQLITE_NULL) {
+            rc = buf_append_str(b, ",\"error\":{");
+            if (rc == RF_OK)
+                rc = put_code_fields(b, sqlite3_column_int(st, 6));
+            if (rc == RF_OK)
+                rc = buf_append_char(b, '}');
+        }
+        if (rc == RF_OK && sqlite3_column_type(st, 7) != SQLITE_NULL) {
+            const struct catalog_entry *r = catalog_lookup_reason(sqlite3_column_int(st, 7));
+            rc = buf_printf(b, ",\"reason_code\":%d,\"reason\":", sqlite3_column_int(st, 7));
+            if (rc == RF_OK)
+                rc = buf_append_json_str(b, r ? r->symbol : NULL);
+        }
+        put_col_str(b, "coid", st, 8, &rc);
+        put_col_str(b, "message", st, 9, &rc);
+        if (rc == RF_OK)
+            rc = buf_append_char(b, '}');
+    }
+    sqlite3_finalize(st);
+    return rc == RF_OK ? buf_append_char(b, ']') : rc;
+}
+
+/* Attempts: the events of one CoId, from the dial (20221) to the outcome. */
+static int detail_attempts(sqlite3 *db, int64_t dev, struct buf *b)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT e.coid, c.s, min(CASE WHEN e.event_id = 20221 THEN e.time END),"
+            " max(CASE WHEN e.event_id IN (20225, 20227) THEN e.time END),"
+            " max(CASE WHEN e.event_id = 20227 THEN 1 WHEN e.event_id = 20225 THEN 0 END),"
+            " max(CASE WHEN e.event_id = 20227 THEN e.error_code END),"
+            " max(CASE WHEN e.event_id BETWEEN 20221 AND 20224 THEN e.event_id END),"
+            " max(e.time) FROM events e JOIN dict c ON c.id = e.connection"
+            " WHERE e.device = ? AND e.coid IS NOT NULL GROUP BY e.coid"
+            " ORDER BY max(e.time) DESC LIMIT 50",
+            -1, &st, NULL) != SQLITE_OK)
+        return RF_ESTORAGE;
+    sqlite3_bind_int64(st, 1, dev);
+    int rc = buf_append_char(b, '[');
+    bool first = true;
+    while (rc == RF_OK && sqlite3_step(st) == SQLITE_ROW) {
+        rc = buf_append_str(b, first ? "{\"coid\":" : ",{\"coid\":");
+        first = false;
+        if (rc == RF_OK)
+            rc = buf_append_json_str(b, (const char *)sqlite3_column_text(st, 0));
+        put_col_str(b, "connection", st, 1, &rc);
+        bool has_dial = sqlite3_column_type(st, 2) != SQLITE_NULL;
+        bool has_end = sqlite3_column_type(st, 3) != SQLITE_NULL;
+        const char *outcome = sqlite3_column_type(st, 4) == SQLITE_NULL ? "in_progress"
+                              : sqlite3_column_int(st, 4)                ? "failure"
+                                                                         : "success";
+        if (rc == RF_OK)
+            rc = buf_printf(b, ",\"outcome\":\"%s\",", outcome);
+        if (rc == RF_OK)
+            rc = put_time(b, "time", sqlite3_column_int64(st, 7));
+        if (rc == RF_OK && has_dial && has_end)
+            rc = buf_printf(b, ",\"duration_ms\":%lld",
+                            (long long)(sqlite3_column_int64(st, 3) -
+                                        sqlite3_column_int64(st, 2)));
+        if (rc == RF_OK && sqlite3_column_type(st, 6) != SQLITE_NULL)
+            rc = buf_printf(b, ",\"last_stage\":%d", sqlite3_column_int(st, 6));
+        if (rc == RF_OK && sqlite3_column_type(st, 5) != SQLITE_NULL) {
+            rc = buf_append_str(b, ",\"error\":{");
+            if (rc == RF_OK)
+                rc = put_code_fields(b, sqlite3_column_int(st, 5));
+            if (rc == RF_OK)
+                rc = buf_append_char(b, '}');
+        }
+        if (rc == RF_OK)
+            rc = buf_append_char(b, '}');
+    }
+    sqlite3_finalize(st);
+    return rc == RF_OK ? buf_append_char(b, ']') : rc;
+}
+
+static int device_findings_json(const struct fleet *f, const struct fleet_device *d,
+                                struct buf *b)
+{
+    int rc = buf_append_char(b, '[');
+    for (size_t k = 0; k < d->n_findings && rc == RF_OK; k++) {
+        const struct fleet_finding *fd = &d->findings[k];
+        const struct check_rule *rule = checks_rule_at(fd->rule);
+        rc = buf_append_str(b, k ? ",{\"rule\":" : "{\"rule\":");
+        if (rc == RF_OK)
+            rc = buf_append_json_str(b, rule->id);
+        if (rc == RF_OK)
+            rc = buf_printf(b, ",\"severity\":\"%s\",\"title\":",
+                            checks_severity_name(rule->severity));
+        if (rc == RF_OK)
+            rc = buf_append_json_str(b, rule->title);
+        if (rc == RF_OK)
+            rc = buf_append_str(b, ",\"connection\":");
+        if (rc == RF_OK)
+            rc = buf_append_json_str(b, strtab_get(&f->str, fd->conn));
+        if (rc == RF_OK)
+            rc = buf_printf(b, ",\"evidence\":%s,\"remediation\":", fd->evidence);
+        if (rc == RF_OK)
+            rc = checks_remediation_json(rule, b);
+        if (rc == RF_OK)
+            rc = buf_append_char(b, '}');
+    }
+    return rc == RF_OK ? buf_append_char(b, ']') : rc;
+}
+
+static int get_device(struct api *api, const char *uid, struct http_api_response *res)
+{
+    struct fleet *f = api->fleet;
+    sqlite3 *db = read_db(api->db_path);
+    if (!db)
+        return RF_ESTORAGE;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT id FROM devices WHERE uid = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return RF_ESTORAGE;
+    sqlite3_bind_text(st, 1, uid, -1, SQLITE_STATIC);
+    int64_t dev = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    fleet_lock_read(f);
+    long di = fleet_find_device(f, uid);
+    int rc;
+    if (dev < 0 || di < 0) {
+        fleet_unlock(f);
+        return not_found(res, "no device with this device_id has reported");
+    }
+    struct buf *b = &res->body;
+    const struct fleet_device *d = &f->devs[di];
+    rc = device_summary_json(f, d, b);
+    if (rc == RF_OK) {
+        b->len--; /* reopen the summary object */
+        rc = buf_append_str(b, ",\"open_findings\":");
+    }
+    if (rc == RF_OK)
+        rc = device_findings_json(f, d, b);
+    fleet_unlock(f);
+    if (rc == RF_OK)
+        rc = buf_append_str(b, ",\"interfaces\":");
+    if (rc == RF_OK)
+        rc = detail_interfaces(db, dev, b);
+    if (rc == RF_OK)
+        rc = buf_append_str(b, ",\"pbk_entries\":");
+    if (rc == RF_OK)
+        rc = detail_pbk(db, dev, b);
+    if (rc == RF_OK)
+        rc = buf_append_str(b, ",\"policies\":");
+    if (rc == RF_OK)
+        rc = detail_policies(db, dev, b);
+    if (rc == RF_OK)
+        rc = buf_append_str(b, ",\"attempts\":");
+    if (rc == RF_OK)
+        rc = detail_attempts(db, dev, b);
+    if (rc == RF_OK)
+        rc = buf_append_str(b, ",\"recent_events\":");
+    if (rc == RF_OK)
+        rc = detail_events(db, dev, b);
+    if (rc == RF_OK)
+        rc = buf_append_char(b, '}');
+    return rc;
+}
+
+/* ---- remediation feed ---- */
+
+struct uid_list {
+    const struct fleet *f;
+    struct buf *b;
+    size_t n;
+    long last;
+    int rc;
+};
+
+static void add_uid(void *arg, size_t dev, const struct fleet_finding *fd)
+{
+    (void)fd;
+    struct uid_list *u = arg;
+    if (u->rc != RF_OK || (long)dev == u->last)
+        return; /* one entry per device even with several connections */
+    u->last = (long)dev;
+    if (u->n++)
+        u->rc = buf_append_char(u->b, ',');
+    if (u->rc == RF_OK)
+        u->rc = buf_append_json_str(u->b, strtab_get(&u->f->str, u->f->devs[dev].uid));
+}
+
+static int get_remediation(struct api *api, const struct http_api_request *req,
+                           const char *rest, struct http_api_response *res)
+{
+    struct fleet *f = api->fleet;
+    char rule_id[64];
+    const char *slash = strchr(rest, '/');
+    size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
+    if (len == 0 || len >= sizeof(rule_id))
+        return not_found(res, "unknown rule");
+    memcpy(rule_id, rest, len);
+    rule_id[len] = '\0';
+    const struct check_rule *rule = checks_rule_find(rule_id);
+    if (!rule)
+        return not_found(res, "unknown rule");
+    size_t ri = 0;
+    while (checks_rule_at(ri) != rule)
+        ri++;
+    struct buf *b = &res->body;
+    int rc;
+    if (slash) {
+        if (strcmp(slash, "/devices") != 0)
+            return not_found(res, "no such endpoint");
+        fleet_lock_read(f);
+        rc = buf_append_str(b, "{\"rule\":");
+        if (rc == RF_OK)
+            rc = buf_append_json_str(b, rule->id);
+        if (rc == RF_OK)
+            rc = buf_append_str(b, ",\"devices\":[");
+        struct uid_list u = {f, b, 0, -1, rc};
+        if (rc == RF_OK)
+            analyzer_devices_for_rule(f, ri, add_uid, &u);
+        rc = u.rc;
+        if (rc == RF_OK)
+            rc = buf_printf(b, "],\"count\":%zu}", u.n);
+        fleet_unlock(f);
+        return rc;
+    }
+    const char *uid = req->arg(req, "device_id");
+    if (!uid || !*uid)
+        return bad_request(res, "device_id is required (or use /devices for the list)");
+    fleet_lock_read(f);
+    long di = fleet_find_device(f, uid);
+    const struct fleet_device *d = di >= 0 ? &f->devs[di] : NULL;
+    bool needs = d && device_has_rule(d, ri);
+    rc = buf_append_str(b, "{\"device_id\":");
+    if (rc == RF_OK)
+        rc = buf_append_json_str(b, uid);
+    if (rc == RF_OK)
+        rc = buf_append_str(b, ",\"rule\":");
+    if (rc == RF_OK)
+        rc = buf_append_json_str(b, rule->id);
+    if (rc == RF_OK)
+        rc = buf_printf(b, ",\"needs_remediation\":%s,\"detail\":{\"known_device\":%s",
+                        needs ? "true" : "false", d ? "true" : "false");
+    if (rc == RF_OK && d) {
+        rc = buf_append_char(b, ',');
+        if (rc == RF_OK)
+            rc = put_time(b, "last_seen", d->last_seen);
+        if (rc == RF_OK)
+            rc = buf_append_str(b, ",\"findings\":[");
+        size_t n = 0;
+        for (size_t k = 0; k < d->n_findings && rc == RF_OK; k++) {
+            const struct fleet_finding *fd = &d->findings[k];
+            if (fd->rule != ri)
+                continue;
+            rc = buf_append_str(b, n++ ? ",{\"connection\":" : "{\"connection\":");
+            if (rc == RF_OK)
+                rc = buf_append_json_str(b, strtab_get(&f->str, fd->conn));
+            if (rc == RF_OK)
+                rc = buf_printf(b, ",\"evidence\":%s}", fd->evidence);
+        }
+        if (rc == RF_OK)
+            rc = buf_append_char(b, ']');
+    }
+    if (rc == RF_OK)
+        rc = buf_append_str(b, "}}");
+    fleet_unlock(f);
+    return rc;
+}
+
+/* ---- catalogue and baseline ---- */
+
+static int get_catalog(const char *rest, struct http_api_response *res)
+{
+    struct buf *b = &res->body;
+    int32_t code;
+    if (!*rest) {
+        int rc = buf_append_str(b, "{\"codes\":[");
+        for (size_t i = 0; i < catalog_count() && rc == RF_OK; i++) {
+            if (i)
+                rc = buf_append_char(b, ',');
+            if (rc == RF_OK)
+                rc = catalog_entry_to_json(catalog_at(i), catalog_at(i)->code, b);
+        }
+        return rc == RF_OK ? buf_append_str(b, "]}") : rc;
+    }
+    if (!catalog_parse_code(rest, &code))
+        return bad_request(res, "code must be a decimal, negative decimal or hex error code");
+    return catalog_entry_to_json(catalog_lookup(code), code, b);
+}
+
+static int baseline_json(const struct ipsec_baseline *bl, struct buf *b)
+{
+    int rc = buf_printf(b, "{\"configured\":%s,\"server_custom\":%s,\"policy\":",
+                        bl->configured ? "true" : "false", bl->server_custom ? "true" : "false");
+    if (rc == RF_OK && bl->configured && bl->server_custom) {
+        const struct rf_ipsec_policy *p = &bl->policy;
+        rc = buf_append_str(b, "{\"cipher_transform\":");
+        if (rc == RF_OK)
+            rc = buf_append_json_str(b, p->cipher_transform);
+        if (rc == RF_OK)
+            rc = buf_append_str(b, ",\"auth_transform\":");
+        if (rc == RF_OK)
+            rc = buf_append_json_str(b, p->auth_transform);
+        if (rc == RF_OK)
+            rc = buf_append_str(b, ",\"encryption_method\":");
+        if (rc == RF_OK)
+            rc = buf_append_json_str(b, p->encryption_method);
+        if (rc == RF_OK)
+            rc = buf_append_str(b, ",\"integrity_check_method\":");
+        if (rc == RF_OK)
+            rc = buf_append_json_str(b, p->integrity_check_method);
+        if (rc == RF_OK)
+            rc = buf_append_str(b, ",\"dh_group\":");
+        if (rc == RF_OK)
+            rc = buf_append_json_str(b, p->dh_group);
+        if (rc == RF_OK)
+            rc = buf_append_str(b, ",\"pfs_group\":");
+        if (rc == RF_OK)
+            rc = buf_append_json_str(b, p->pfs_group);
+        if (rc == RF_OK)
+            rc = buf_append_char(b, '}');
+    } else if (rc == RF_OK) {
+        rc = buf_append_str(b, "null");
+    }
+    return rc == RF_OK ? buf_append_char(b, '}') : rc;
+}
+
+int api_parse_baseline(const char *json, size_t len, struct rf_arena *a, struct ipsec_baseline *out,
+                       char *err, size_t errlen)
+{
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    int rc = RF_EFORMAT;
+    memset(out, 0, sizeof(*out));
+    if (!cJSON_IsObject(root)) {
+        snprintf(err, errlen, "body must be a JSON object");
+        goto out;
+    }
+    const cJSON *custom = cJSON_GetObjectItemCaseSensitive(root, "server_custom");
+    if (!cJSON_IsBool(custom)) {
+        snprintf(err, errlen, "server_custom must be true or false");
+        goto out;
+    }
+    out->configured = true;
+    out->server_custom = cJSON_IsTrue(custom);
+    if (out->server_custom) {
+        const cJSON *pol = cJSON_GetObjectItemCaseSensitive(root, "policy");
+        static const char *const names[] = {"cipher_transform",       "auth_transform",
+                                            "encryption_method",      "integrity_check_method",
+                                            "dh_group",               "pfs_group"};
+        const char **dst[] = {&out->policy.cipher_transform, &out->policy.auth_transform,
+                              &out->policy.encryption_method, &out->policy.integrity_check_method,
+                              &out->policy.dh_group, &out->policy.pfs_group};
+        for (size_t i = 0; i < 6; i++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(pol, names[i]);
+            if (!cJSON_IsString(v) || !*v->valuestring || strlen(v->valuestring) > 32) {
+                snprintf(err, errlen, "policy.%s must be a PowerShell enum name", names[i]);
+                goto out;
+            }
+            if (!(*dst[i] = rf_arena_strdup(a, v->valuestring))) {
+                rc = RF_ENOMEM;
+                goto out;
+            }
+        }
+    }
+    rc = RF_OK;
+out:
+    cJSON_Delete(root);
+    return rc;
+}
+
+static int persist_baseline(const char *db_path, const char *json)
+{
+    sqlite3 *db = NULL;
+    char err[256];
+    int rc = store_open(db_path, STORE_READ_WRITE, &db, err, sizeof(err));
+    sqlite3_stmt *st = NULL;
+    if (rc == RF_OK &&
+        sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta(key, value) VALUES('ipsec_baseline', ?)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ESTORAGE;
+    } else {
+        rc = RF_ESTORAGE;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc;
+}
+
+static int baseline_endpoint(struct api *api, const struct http_api_request *req,
+                             struct http_api_response *res)
+{
+    struct fleet *f = api->fleet;
+    if (strcmp(req->method, "PUT") == 0) {
+        if (req->role != AUTH_ADMIN) {
+            res->status = 403;
+            return buf_append_str(&res->body,
+                                  "{\"error\":\"forbidden\",\"message\":\"only the admin token"
+                                  " may change the IPsec baseline\"}");
+        }
+        struct rf_arena a;
+        struct ipsec_baseline bl;
+        char err[160];
+        rf_arena_init(&a);
+        int rc = api_parse_baseline(req->body, req->body_len, &a, &bl, err, sizeof(err));
+        if (rc == RF_EFORMAT) {
+            rf_arena_free(&a);
+            return bad_request(res, err);
+        }
+        if (rc == RF_OK)
+            rc = fleet_set_baseline(f, &bl);
+        rf_arena_free(&a);
+        if (rc != RF_OK)
+            return rc;
+        struct buf canon = BUF_INIT;
+        fleet_lock_read(f);
+        rc = baseline_json(&f->baseline, &canon);
+        fleet_unlock(f);
+        if (rc == RF_OK && persist_baseline(api->db_path, canon.data) != RF_OK) {
+            res->status = 503;
+            buf_free(&canon);
+            return buf_append_str(&res->body, "{\"error\":\"storage_unavailable\",\"message\":"
+                                              "\"the baseline is active but could not be saved\"}");
+        }
+        if (rc == RF_OK)
+            rc = buf_append(&res->body, canon.data, canon.len);
+        buf_free(&canon);
+        return rc;
+    }
+    fleet_lock_read(f);
+    int rc = baseline_json(&f->baseline, &res->body);
+    fleet_unlock(f);
+    return rc;
+}
+
+/* ---- dispatch ---- */
+
+int api_handle(void *arg, const struct http_api_request *req, struct http_api_response *res)
+{
+    struct api *api = arg;
+    const char *p = req->path;
+    bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+    if (strcmp(p, "/api/v1/settings/ipsec-baseline") == 0)
+        return baseline_endpoint(api, req, res);
+    if (!get)
+        return RF_ENOTFOUND;
+    if (strcmp(p, "/api/v1/overview") == 0)
+        return get_overview(api, req, res);
+    if (strcmp(p, "/api/v1/errors") == 0)
+        return get_errors(api, req, res);
+    if (strcmp(p, "/api/v1/trend") == 0)
+        return get_trend(api, req, res);
+    if (strcmp(p, "/api/v1/devices") == 0)
+        return get_devices(api, req, res);
+    if (strncmp(p, "/api/v1/devices/", 16) == 0 && p[16])
+        return get_device(api, p + 16, res);
+    if (strcmp(p, "/api/v1/findings") == 0)
+        return analyzer_findings_json(api->analyzer, req->arg(req, "rule"), &res->body);
+    if (strncmp(p, "/api/v1/remediation/", 20) == 0)
+        return get_remediation(api, req, p + 20, res);
+    if (strcmp(p, "/api/v1/catalog") == 0)
+        return get_catalog("", res);
+    if (strncmp(p, "/api/v1/catalog/", 16) == 0 && p[16])
+        return get_catalog(p + 16, res);
+    return RF_ENOTFOUND;
+}

@@ -1,0 +1,150 @@
+/*
+ * fleet.h - the hot aggregate: what the collector knows about the fleet in
+ * memory, updated after each commit and rebuilt from SQLite at start.
+ *
+ * - Per device: identity, OS build, agent version, first/last seen, last
+ *   error, its VPN profiles (connection, server, tunnel, policy
+ *   fingerprint), its primary physical interface type, a compact copy of
+ *   its latest interfaces / pbk entries (checked keys only) / policies, and
+ *   the device-check findings computed from them.
+ * - Per minute of the hot horizon (default 31 days): connection attempts
+ *   (RasClient outcome events: 20225 success, 20227 failure) and failures.
+ * - A log of the failures of the horizon (minute, device, code,
+ *   connection), scanned for distinct-device counts and group-bys.
+ *
+ * An attempt is one outcome event: every dial ends in exactly one 20225 or
+ * one 20227, so failures / attempts is a per-attempt failure rate (the
+ * 20221..20224 progress events of the same CoId are not counted).
+ *
+ * Locking: fleet_lock_read()/fleet_unlock() around every read; updates take
+ * the write lock inside fleet_apply(). Memory is bounded by the horizon and
+ * by max_failures; fleet_memory_bytes() reports it.
+ */
+#ifndef RASFLEET_FLEET_H
+#define RASFLEET_FLEET_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "checks.h"
+#include "rasfleet/record.h"
+#include "strmap.h"
+#include "strtab.h"
+
+#define FLEET_MAX_POLICIES 8
+#define FLEET_MAX_IFACES 16
+#define FLEET_MAX_PBK 8
+#define FLEET_NO_IF 0xff
+
+struct fleet_policy {
+    uint32_t conn, server, tunnel, auth, fp; /* strtab ids; fp = IPsec policy JSON or 0 */
+    bool device_tunnel, split;
+};
+
+struct fleet_iface {
+    uint32_t alias;
+    uint32_t index;
+    uint32_t metric;
+    uint32_t mtu;
+    uint8_t family, if_type;
+    bool automatic, connected, has_mtu;
+};
+
+struct fleet_kv {
+    uint32_t key, value;
+};
+
+struct fleet_pbk {
+    uint32_t conn;
+    uint8_t scope;
+    uint8_t n_kv;
+    struct fleet_kv *kv; /* checked keys only (see fleet.c) */
+};
+
+struct fleet_finding {
+    uint16_t rule;      /* index into checks_rule_at() */
+    uint32_t conn;      /* strtab id, 0 = device-wide */
+    char *evidence;     /* JSON object, owned */
+};
+
+struct fleet_device {
+    uint32_t uid, hostname, os, agent;
+    int64_t first_seen, last_seen; /* ms, when batches arrived */
+    int64_t last_error_ms;
+    int32_t last_error;
+    bool has_error;
+    uint8_t n_pol, n_if, n_pbk;
+    uint8_t primary_if; /* rf_if_type or FLEET_NO_IF */
+    struct fleet_policy pol[FLEET_MAX_POLICIES];
+    struct fleet_iface ifs[FLEET_MAX_IFACES];
+    struct fleet_pbk pbk[FLEET_MAX_PBK];
+    int64_t snap_if_ms, snap_pbk_ms, snap_pol_ms;
+    uint16_t n_findings;
+    struct fleet_finding *findings;
+};
+
+struct fleet_fail {
+    uint32_t minute;
+    uint32_t dev;
+    int32_t code;
+    uint32_t conn;
+};
+
+struct fleet_config {
+    int horizon_days;    /* minutes kept in memory; default 31 */
+    size_t max_failures; /* failure log bound; default 8M entries */
+};
+
+struct fleet {
+    pthread_rwlock_t lock;
+    struct fleet_config cfg;
+    struct strtab str;
+    struct strmap dev_index; /* uid -> index */
+    struct fleet_device *devs;
+    size_t n_devs, cap_devs;
+    uint32_t ring_len;       /* minutes */
+    uint32_t *ring_tag;      /* minute stored in the slot */
+    uint32_t *ring_attempts;
+    uint32_t *ring_failures;
+    struct fleet_fail *fails;
+    size_t n_fails, cap_fails;
+    uint32_t oldest_minute;  /* nothing older is in memory */
+    struct ipsec_baseline baseline;
+    struct rf_arena baseline_arena;
+    uint64_t version;        /* bumped by every change */
+    uint64_t dropped_failures;
+};
+
+int fleet_init(struct fleet *f, const struct fleet_config *cfg);
+void fleet_free(struct fleet *f);
+
+void fleet_lock_read(struct fleet *f);
+void fleet_unlock(struct fleet *f);
+
+/* Applies committed batches (writer commit hook). inserted[i][r] tells
+ * whether record r of batch i was new (events deduplicated by record id
+ * are not counted twice). now_ms is the commit's receipt time. */
+void fleet_apply(struct fleet *f, const struct rf_batch *const *batches,
+                 const uint8_t *const *inserted, size_t n, int64_t now_ms);
+
+/* Loads devices, latest snapshots and the horizon's outcome events from the
+ * database. Returns RF_OK or RF_ESTORAGE. */
+int fleet_rebuild(struct fleet *f, sqlite3 *db);
+
+/* Replaces the IPsec baseline and re-runs the device checks (write lock). */
+int fleet_set_baseline(struct fleet *f, const struct ipsec_baseline *b);
+
+/* Helpers for readers (call with the read lock held). */
+uint32_t fleet_minute(int64_t ms);
+/* Attempts and failures in [from_minute, to_minute]. */
+void fleet_sum(const struct fleet *f, uint32_t from_minute, uint32_t to_minute,
+               uint64_t *attempts, uint64_t *failures);
+/* Device index for a uid, or -1. */
+long fleet_find_device(const struct fleet *f, const char *uid);
+/* Policy of a device for a connection id, or NULL. */
+const struct fleet_policy *fleet_device_policy(const struct fleet_device *d, uint32_t conn);
+size_t fleet_memory_bytes(const struct fleet *f);
+
+#endif
