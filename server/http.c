@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "rasfleet/result.h"
 #include "rasfleet/wire.h"
+#include "static_files.h"
 #include "store.h"
 #include "timeutil.h"
 
@@ -372,6 +373,23 @@ static enum MHD_Result handle_api(struct request *req, const char *url, const ch
     return ret;
 }
 
+static enum MHD_Result handle_static(struct request *req, const char *url)
+{
+    struct buf b = BUF_INIT;
+    const char *type = NULL;
+    const char *dir = req->srv->cfg.web_dir[0] ? req->srv->cfg.web_dir : static_default_dir();
+    enum MHD_Result ret;
+    int rc = static_file_load(dir, url, &b, &type);
+    if (rc == RF_OK)
+        ret = respond(req, 200, type, b.data, b.len, NULL);
+    else if (rc == RF_ENOTFOUND)
+        ret = respond_error(req, 404, REJECT_NOT_FOUND, "no such page", NULL);
+    else
+        ret = respond_error(req, 500, REJECT_INTERNAL, "cannot read the dashboard file", NULL);
+    buf_free(&b);
+    return ret;
+}
+
 static enum metrics_route route_of(const char *url)
 {
     if (strcmp(url, RF_PATH_INGEST) == 0)
@@ -429,7 +447,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     case ROUTE_API:
         return handle_api(req, url, method);
     default:
-        return respond_error(req, 404, REJECT_NOT_FOUND, "no such page", NULL);
+        return handle_static(req, url);
     }
 }
 
