@@ -10,6 +10,7 @@
 #include "rasfleet/result.h"
 #include "rasfleet/wire.h"
 #include "timeutil.h"
+#include "utf8.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -369,6 +370,24 @@ static int check_id(struct decoder *d, const char *field, const char *s)
     return RF_OK;
 }
 
+/* Optional agent fields from NDJSON headers: the same limits as the JSON
+ * form's agent object, valid UTF-8, no control characters. */
+static int check_header_text(struct decoder *d, const char *field, const char *s, size_t max)
+{
+    if (!s)
+        return RF_OK;
+    size_t n = strlen(s);
+    if (n > max)
+        return fail(d, "field_too_long", field, "'%s' is %zu bytes, the limit is %zu", field, n,
+                    max);
+    if (!utf8_validate(s, n, NULL))
+        return fail(d, "invalid_value", field, "'%s' is not valid UTF-8", field);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return fail(d, "invalid_value", field, "'%s' contains control characters", field);
+    return RF_OK;
+}
+
 static int malformed(struct decoder *d, const char *body, size_t len, const char *end, long line0)
 {
     size_t off = end && end >= body && end <= body + len ? (size_t)(end - body) : 0;
@@ -495,7 +514,10 @@ int batch_decode_ndjson(const char *body, size_t len, const struct rf_agent_info
     decoder_init(&d, out, err);
     int rc;
     if ((rc = check_id(&d, RF_HDR_DEVICE, agent->device_id)) != RF_OK ||
-        (rc = check_id(&d, RF_HDR_BATCH, batch_id)) != RF_OK)
+        (rc = check_id(&d, RF_HDR_BATCH, batch_id)) != RF_OK ||
+        (rc = check_header_text(&d, RF_HDR_HOSTNAME, agent->hostname, RF_MAX_NAME_LEN)) != RF_OK ||
+        (rc = check_header_text(&d, RF_HDR_OS_VERSION, agent->os_version, 64)) != RF_OK ||
+        (rc = check_header_text(&d, RF_HDR_AGENT_VERSION, agent->agent_version, 64)) != RF_OK)
         return rc;
     struct rf_agent_info *a = &out->agent;
     struct rf_arena *ar = &out->arena;

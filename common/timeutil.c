@@ -154,7 +154,7 @@ int time_parse_duration(const char *s, int64_t *out_ms)
         if (v > 100000000)
             return RF_EFORMAT;
     }
-    if (i == 0 || s[i + 1] != '\0' || v == 0)
+    if (i == 0 || s[i] == '\0' || s[i + 1] != '\0' || v == 0)
         return RF_EFORMAT;
     switch (s[i]) {
     case 's':

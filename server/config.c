@@ -159,9 +159,10 @@ int config_load_file(struct config *c, const char *path, char *errbuf, size_t er
         snprintf(errbuf, errlen, "cannot read config file %s", path);
         return RF_EIO;
     }
-    char line[2048];
+    char *line = NULL;
+    size_t cap = 0;
     int lineno = 0, rc = RF_OK;
-    while (fgets(line, sizeof(line), f)) {
+    while (getline(&line, &cap, f) != -1) {
         lineno++;
         char *s = trim(line);
         if (!*s || *s == '#')
@@ -181,6 +182,7 @@ int config_load_file(struct config *c, const char *path, char *errbuf, size_t er
             break;
         }
     }
+    free(line);
     fclose(f);
     return rc;
 }

@@ -585,7 +585,8 @@ static bool queue_has_work(struct writer *w)
 
 /* Deletes rows older than the retention window in steps of a few thousand
  * rows, each its own transaction, yielding whenever batches are queued. */
-static void retention_run(struct writer *w)
+/* Returns true when it finished, false when it yielded to queued batches. */
+static bool retention_run(struct writer *w)
 {
     static const char *const deletes[] = {
         "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time < ?1 LIMIT ?2)",
@@ -598,7 +599,8 @@ static void retention_run(struct writer *w)
         " (SELECT device, uid FROM batches WHERE received < ?1 LIMIT ?2)",
     };
     if (w->cfg.retention_days <= 0)
-        return;
+        return true;
+    bool finished = true;
     int64_t cutoff = time_now_ms() - (int64_t)w->cfg.retention_days * 86400000;
     uint64_t total = 0;
     for (size_t i = 0; i < sizeof(deletes) / sizeof(deletes[0]); i++) {
@@ -606,8 +608,10 @@ static void retention_run(struct writer *w)
         if (sqlite3_prepare_v2(w->db, deletes[i], -1, &st, NULL) != SQLITE_OK)
             continue;
         for (;;) {
-            if (queue_has_work(w))
-                break; /* ingest first; the rest waits for the next idle moment */
+            if (queue_has_work(w)) {
+                finished = false; /* ingest first; the rest waits for the next idle moment */
+                break;
+            }
             sqlite3_bind_int64(st, 1, cutoff);
             sqlite3_bind_int(st, 2, RETENTION_STEP_ROWS);
             int rc = step_reset(st);
@@ -627,6 +631,7 @@ static void retention_run(struct writer *w)
         log_info("retention: deleted %llu rows older than %d days", (unsigned long long)total,
                  w->cfg.retention_days);
     }
+    return finished;
 }
 
 static void check_tokens(struct writer *w)
@@ -678,8 +683,10 @@ static void housekeeping(struct writer *w)
         w->next_probe_ms = now + 2000;
     }
     if (healthy && now >= w->next_retention_ms) {
-        retention_run(w);
-        w->next_retention_ms = now + (int64_t)w->cfg.retention_interval_s * 1000;
+        /* Interrupted by ingest: resume at the next idle second, not a
+         * whole interval later, or a busy collector would never catch up. */
+        bool finished = retention_run(w);
+        w->next_retention_ms = now + (finished ? (int64_t)w->cfg.retention_interval_s * 1000 : 1000);
     }
 }
 
