@@ -1013,7 +1013,7 @@ static void test_retention_deletes_old_rows(void **state)
     f->cfg.retention_interval_s = 0; /* every idle moment */
     start(f);
     int64_t now = time_now_ms_for_test();
-    char old_t[40], new_t[40];
+    char old_t[96], new_t[96];
     rfc3339(now - 10LL * 86400000, old_t, sizeof(old_t));
     rfc3339(now - 3600000, new_t, sizeof(new_t));
     struct buf j = BUF_INIT;
@@ -1095,7 +1095,7 @@ static void regression_retention_yield_waits_full_interval(void **state)
     f->cfg.retention_interval_s = 60; /* as main.c configures it */
     int64_t t_start = time_now_ms_for_test();
     start(f);
-    char old_t[40], new_t[40];
+    char old_t[96], new_t[96];
     rfc3339(t_start - 10LL * 86400000, old_t, sizeof(old_t));
     rfc3339(t_start - 60000, new_t, sizeof(new_t));
     lock_db(f);
