@@ -10,7 +10,7 @@ want_tests=0
 pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev zlib1g-dev
       libcjson-dev libexpat1-dev nettle-dev libcurl4-openssl-dev sqlite3 curl ca-certificates)
 if [ "$want_tests" = 1 ]; then
-  pkgs+=(libcmocka-dev python3 prometheus systemd clang libclang-rt-14-dev e2fsprogs)
+  pkgs+=(libcmocka-dev python3 prometheus systemd clang libclang-rt-14-dev e2fsprogs openssl)
 fi
 
 missing=()

@@ -32,6 +32,10 @@ void config_defaults(struct config *c)
     c->max_connections = 4096;
     c->log_level = LOG_INFO;
     c->hot_days = 31;
+    c->rate_device_per_minute = 120;
+    c->rate_device_burst = 240;
+    c->rate_token_per_minute = 600000;
+    c->rate_token_burst = 20000;
 }
 
 static int parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out)
@@ -95,6 +99,10 @@ static const struct num_setting num_settings[] = {
     NUM("max_connections", 1, 1000000, max_connections),
     NUM("max_db_bytes", 0, 1ull << 50, max_db_bytes),
     NUM("hot_days", 1, 366, hot_days),
+    NUM("rate_device_per_minute", 0, 1000000, rate_device_per_minute),
+    NUM("rate_device_burst", 1, 1000000, rate_device_burst),
+    NUM("rate_token_per_minute", 0, 100000000, rate_token_per_minute),
+    NUM("rate_token_burst", 1, 100000000, rate_token_burst),
 };
 
 int config_set(struct config *c, const char *key, const char *v, char *errbuf, size_t errlen)
@@ -120,6 +128,12 @@ int config_set(struct config *c, const char *key, const char *v, char *errbuf, s
         rc = set_str(c->db_path, sizeof(c->db_path), v);
     } else if (strcmp(key, "ipsec_baseline") == 0) {
         rc = set_str(c->ipsec_baseline, sizeof(c->ipsec_baseline), v);
+    } else if (strcmp(key, "tls_cert") == 0) {
+        rc = set_str(c->tls_cert, sizeof(c->tls_cert), v);
+    } else if (strcmp(key, "tls_key") == 0) {
+        rc = set_str(c->tls_key, sizeof(c->tls_key), v);
+    } else if (strcmp(key, "admin_token_file") == 0) {
+        rc = set_str(c->admin_token_file, sizeof(c->admin_token_file), v);
     } else if (strcmp(key, "web_dir") == 0) {
         rc = set_str(c->web_dir, sizeof(c->web_dir), v);
     } else if (strcmp(key, "admin_token") == 0) {

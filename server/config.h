@@ -28,6 +28,13 @@ struct config {
     unsigned max_connections;
     int64_t max_db_bytes;
     int hot_days;            /* hot aggregate horizon in days */
+    unsigned rate_device_per_minute; /* ingest batches per device; 0 = off */
+    unsigned rate_device_burst;
+    unsigned rate_token_per_minute;  /* requests per token; 0 = off */
+    unsigned rate_token_burst;
+    char tls_cert[1024];     /* PEM certificate chain; "" = plain HTTP */
+    char tls_key[1024];      /* PEM private key */
+    char admin_token_file[1024]; /* file holding the admin token; re-read on SIGHUP */
     char ipsec_baseline[256]; /* "" unset, "default", or six names cipher/auth/enc/integrity/dh/pfs */
     int log_level; /* enum log_level */
 };

@@ -12,6 +12,7 @@
 #include "ingest.h"
 #include "log.h"
 #include "metrics.h"
+#include "ratelimit.h"
 #include "rasfleet/result.h"
 #include "rasfleet/wire.h"
 #include "static_files.h"
@@ -36,6 +37,8 @@ struct http_server {
     http_api_fn api;
     void *api_arg;
     struct fleet *fleet;
+    struct ratelimit *rl_device, *rl_token;
+    char *tls_cert, *tls_key; /* PEM, loaded once */
     _Atomic int inflight;
     double start_time;
 };
@@ -150,6 +153,14 @@ static enum MHD_Result ingest_begin(struct request *req, const char *method)
     if (!auth_allows(role, AUTH_AGENT))
         return respond_error(req, 403, REJECT_FORBIDDEN,
                              "this token may not ingest (reader tokens only read)", NULL);
+    int retry = 0;
+    if (!ratelimit_take(s->rl_token, header(c, MHD_HTTP_HEADER_AUTHORIZATION), time_now_ms(),
+                        &retry)) {
+        char after[16];
+        snprintf(after, sizeof(after), "%d", retry);
+        return respond_error(req, 429, REJECT_RATE_LIMITED,
+                             "this token is over its request rate; retry after the delay", after);
+    }
     if (!ingest_content_type(header(c, MHD_HTTP_HEADER_CONTENT_TYPE), &req->ingest.ndjson))
         return respond_error(req, 415, REJECT_UNSUPPORTED_MEDIA_TYPE,
                              "Content-Type must be application/json or application/x-ndjson",
@@ -205,6 +216,15 @@ static enum MHD_Result ingest_finish(struct request *req)
     }
     if (rc != RF_OK) {
         ret = respond_refusal(req, &ref);
+        goto out;
+    }
+    int retry = 0;
+    if (!ratelimit_take(s->rl_device, batch.agent.device_id, time_now_ms(), &retry)) {
+        char after[16], msg[160];
+        snprintf(after, sizeof(after), "%d", retry);
+        snprintf(msg, sizeof(msg), "device is over its rate of %u batches per minute",
+                 s->cfg.rate_device_per_minute);
+        ret = respond_error(req, 429, REJECT_RATE_LIMITED, msg, after);
         goto out;
     }
     /* Suspend before submitting: the writer may finish before we return. */
@@ -466,6 +486,38 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&s->inflight, 1);
 }
 
+static void http_free(struct http_server *s)
+{
+    ratelimit_destroy(s->rl_device);
+    ratelimit_destroy(s->rl_token);
+    free(s->tls_cert);
+    free(s->tls_key);
+    free(s);
+}
+
+/* Reads a PEM file whole (certificates and keys are small). */
+static int read_pem(const char *path, char **out, char *why, size_t whylen)
+{
+    FILE *f = fopen(path, "rb");
+    struct buf b = BUF_INIT;
+    char chunk[4096];
+    size_t n;
+    if (!f) {
+        snprintf(why, whylen, "cannot read %s", path);
+        return RF_EIO;
+    }
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < (1u << 20))
+        buf_append(&b, chunk, n);
+    fclose(f);
+    if (!b.data || !strstr(b.data, "-----BEGIN")) {
+        snprintf(why, whylen, "%s is not a PEM file", path);
+        buf_free(&b);
+        return RF_EFORMAT;
+    }
+    *out = buf_detach(&b, NULL);
+    return RF_OK;
+}
+
 int http_start(const struct config *cfg, struct writer *w, struct auth *auth,
                const struct http_services *services, struct http_server **out, char *errbuf,
                size_t errlen)
@@ -498,19 +550,49 @@ int http_start(const struct config *cfg, struct writer *w, struct auth *auth,
     } else {
         snprintf(errbuf, errlen, "listen address '%s' is not an IPv4 or IPv6 address",
                  cfg->listen_host);
-        free(s);
+        http_free(s);
         return RF_EINVAL;
     }
-    s->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->listen_port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->max_connections, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+    if (ratelimit_create(cfg->rate_device_per_minute, cfg->rate_device_burst, &s->rl_device) !=
+            RF_OK ||
+        ratelimit_create(cfg->rate_token_per_minute, cfg->rate_token_burst, &s->rl_token) !=
+            RF_OK) {
+        http_free(s);
+        return RF_ENOMEM;
+    }
+    struct MHD_OptionItem opts[16];
+    size_t n = 0;
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, NULL};
+    opts[n++] =
+        (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL};
+    if (cfg->tls_cert[0] || cfg->tls_key[0]) {
+        char why[256];
+        if (read_pem(cfg->tls_cert, &s->tls_cert, why, sizeof(why)) != RF_OK ||
+            read_pem(cfg->tls_key, &s->tls_key, why, sizeof(why)) != RF_OK) {
+            snprintf(errbuf, errlen, "TLS: %s", why);
+            http_free(s);
+            return RF_EIO;
+        }
+        flags |= MHD_USE_TLS;
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key};
+        /* TLS 1.2 and 1.3 only */
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                            (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"};
+    }
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    s->daemon = MHD_start_daemon(flags, (uint16_t)cfg->listen_port, NULL, NULL, on_request, s,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_ARRAY,
+                                 opts, MHD_OPTION_END);
     if (!s->daemon) {
-        snprintf(errbuf, errlen, "cannot listen on %s:%u (address in use or not permitted)",
+        snprintf(errbuf, errlen,
+                 "cannot listen on %s:%u (address in use, not permitted, or a bad TLS "
+                 "certificate/key)",
                  cfg->listen_host, cfg->listen_port);
-        free(s);
+        http_free(s);
         return RF_EIO;
     }
     *out = s;
@@ -541,5 +623,5 @@ void http_stop(struct http_server *s)
     if (!s)
         return;
     MHD_stop_daemon(s->daemon);
-    free(s);
+    http_free(s);
 }

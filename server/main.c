@@ -44,6 +44,9 @@ static void usage(FILE *out)
             "  --max-db-bytes N       refuse writes (503) past this database size\n"
             "  --port-file FILE       write the bound port there once listening\n"
             "  --log-level LEVEL      debug, info, warn or error\n"
+            "  --tls-cert FILE        serve HTTPS (TLS 1.2+) with this PEM certificate chain\n"
+            "  --tls-key FILE         ... and this PEM private key\n"
+            "  --admin-token-file F   read the admin token from F; SIGHUP re-reads it\n"
             "  --version, --help\n"
             "\n"
             "The admin token comes from RASFLEET_ADMIN_TOKEN or admin_token in the config.\n");
@@ -88,6 +91,9 @@ static int parse_flags(int argc, char **argv, struct cli *cli)
         {"max-db-bytes", required_argument, NULL, 'm'},
         {"port-file", required_argument, NULL, 'p'},
         {"log-level", required_argument, NULL, 'L'},
+        {"tls-cert", required_argument, NULL, 'C'},
+        {"tls-key", required_argument, NULL, 'K'},
+        {"admin-token-file", required_argument, NULL, 'A'},
         {"role", required_argument, NULL, 'R'},
         {"name", required_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
@@ -99,7 +105,8 @@ static int parse_flags(int argc, char **argv, struct cli *cli)
         const char *key;
     } keys[] = {{'l', "listen"},         {'d', "db"},      {'w', "web_dir"},
                 {'r', "retention_days"}, {'t', "threads"}, {'m', "max_db_bytes"},
-                {'L', "log_level"}};
+                {'L', "log_level"},      {'C', "tls_cert"}, {'K', "tls_key"},
+                {'A', "admin_token_file"}};
     int c;
     char err[512];
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -212,6 +219,37 @@ static int load_baseline(const struct config *cfg, sqlite3 *db, struct fleet *fl
     return rc;
 }
 
+/* Reads the admin token from admin_token_file (first line, trimmed). */
+static int read_admin_token_file(const char *path, char *out, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return RF_EIO;
+    int rc = fgets(out, (int)len, f) ? RF_OK : RF_EFORMAT;
+    fclose(f);
+    out[strcspn(out, "\r\n")] = '\0';
+    return rc == RF_OK && strlen(out) >= 16 ? RF_OK : RF_EFORMAT;
+}
+
+/* SIGHUP: rotate the admin token without a restart. */
+static void reload_admin_token(struct config *cfg, struct auth *auth)
+{
+    char token[256];
+    if (!cfg->admin_token_file[0]) {
+        log_warn("SIGHUP: no admin_token_file configured; nothing to reload");
+        return;
+    }
+    if (read_admin_token_file(cfg->admin_token_file, token, sizeof(token)) != RF_OK) {
+        log_error("SIGHUP: %s is unreadable or holds a token shorter than 16 characters; the"
+                  " current admin token stays",
+                  cfg->admin_token_file);
+        return;
+    }
+    auth_set_admin(auth, token);
+    memset(token, 0, sizeof(token));
+    log_info("SIGHUP: admin token rotated from %s", cfg->admin_token_file);
+}
+
 static int cmd_serve(struct cli *cli)
 {
     struct config *cfg = &cli->cfg;
@@ -229,9 +267,17 @@ static int cmd_serve(struct cli *cli)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* threads inherit: only sigwait sees them */
     signal(SIGPIPE, SIG_IGN);
 
+    if (cfg->admin_token_file[0] &&
+        read_admin_token_file(cfg->admin_token_file, cfg->admin_token, sizeof(cfg->admin_token)) !=
+            RF_OK) {
+        fprintf(stderr, "rasfleet-collector: cannot read a token of 16+ characters from %s\n",
+                cfg->admin_token_file);
+        goto out;
+    }
     if (!cfg->admin_token[0])
         log_warn("no admin token configured (RASFLEET_ADMIN_TOKEN): only tokens created with"
                  " `rasfleet-collector token add` can be used");
@@ -292,7 +338,12 @@ static int cmd_serve(struct cli *cli)
     log_info("rasfleet-collector %s listening on http://%s:%u/ (database %s, retention %d days)",
              RF_VERSION, cfg->listen_host, port, cfg->db_path, cfg->retention_days);
     int sig = 0;
-    sigwait(&sigs, &sig);
+    for (;;) {
+        sigwait(&sigs, &sig);
+        if (sig != SIGHUP)
+            break;
+        reload_admin_token(cfg, auth);
+    }
     log_info("signal %d: stopping (draining the write queue)", sig);
     exit_code = 0;
 out:

@@ -37,7 +37,7 @@ def fixture(*parts):
 class Collector:
     """One collector process on an ephemeral loopback port."""
 
-    def __init__(self, workdir=None, extra_args=(), env=None, db=None):
+    def __init__(self, workdir=None, extra_args=(), env=None, db=None, settings=None):
         self.own_dir = workdir is None
         self.dir = workdir or tempfile.mkdtemp(prefix="rasfleet-it-")
         self.db = db or os.path.join(self.dir, "rasfleet.db")
@@ -48,6 +48,14 @@ class Collector:
         self.proc = None
         self.port = None
         self.log_path = os.path.join(self.dir, "collector.log")
+        self.scheme = "http"
+        if settings:
+            # a config file with these settings (key = value), e.g. rate limits
+            path = os.path.join(self.dir, "rasfleet-test.conf")
+            with open(path, "w") as f:
+                for key, value in settings.items():
+                    f.write("%s = %s\n" % (key, value))
+            self.extra_args = ["--config", path] + self.extra_args
 
     def start(self, timeout=15):
         port_file = os.path.join(self.dir, "port")

@@ -11,6 +11,9 @@ import unittest
 
 import rfharness as h
 
+# these tests post hundreds of batches from one device on purpose
+NO_RATE_LIMIT = {"rate_device_per_minute": 0}
+
 
 def can_mount():
     d = tempfile.mkdtemp(prefix="rf-mnt-probe-")
@@ -35,7 +38,7 @@ class StorageFaultTest(unittest.TestCase):
         self.fail("healthz never answered %d" % want)
 
     def test_db_size_cap_gives_503(self):
-        with h.Collector(extra_args=["--max-db-bytes", "400000"]) as c:
+        with h.Collector(extra_args=["--max-db-bytes", "400000"], settings=NO_RATE_LIMIT) as c:
             acked = 0
             saw = None
             for i in range(200):
@@ -62,7 +65,7 @@ class StorageFaultTest(unittest.TestCase):
         mnt = tempfile.mkdtemp(prefix="rf-full-")
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt], check=True)
         try:
-            c = h.Collector(db=os.path.join(mnt, "rasfleet.db"))
+            c = h.Collector(db=os.path.join(mnt, "rasfleet.db"), settings=NO_RATE_LIMIT)
             c.start()
             try:
                 acked, failed = [], None
