@@ -153,7 +153,7 @@ int store_open(const char *path, enum store_mode mode, sqlite3 **out, char *errb
          * commit keeps the fsync count per batch low. */
         if (exec(db,
                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                 " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;"
+                 " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32768;"
                  " PRAGMA wal_autocheckpoint=4000;",
                  errbuf, errlen) != RF_OK ||
             store_migrate(db, errbuf, errlen) != RF_OK) {

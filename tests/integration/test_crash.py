@@ -10,7 +10,7 @@ import uuid
 
 import rfharness as h
 
-CYCLES = int(os.environ.get("RF_CRASH_CYCLES", "8"))
+CYCLES = int(os.environ.get("RF_CRASH_CYCLES", "20"))
 THREADS = 4
 EVENTS_PER_BATCH = 50
 
