@@ -236,7 +236,8 @@ static int scan_failures(const struct fleet *f, const struct window *w, enum gro
         if (groups_add(gs, group_key(f, by, x), x->dev) != RF_OK)
             return RF_ENOMEM;
     }
-    qsort(gs->g, gs->n, sizeof(*gs->g), cmp_group_desc);
+    if (gs->n > 1)
+        qsort(gs->g, gs->n, sizeof(*gs->g), cmp_group_desc);
     return RF_OK;
 }
 
