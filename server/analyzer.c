@@ -47,12 +47,21 @@ int analyzer_init(struct analyzer *a, struct fleet *f, const struct analyzer_con
     a->cfg = *cfg;
     a->version = UINT64_MAX;
     pthread_mutex_init(&a->lock, NULL);
+    pthread_cond_init(&a->wake, NULL);
     return RF_OK;
 }
 
 void analyzer_free(struct analyzer *a)
 {
+    if (a->running) {
+        pthread_mutex_lock(&a->lock);
+        a->stopping = true;
+        pthread_cond_signal(&a->wake);
+        pthread_mutex_unlock(&a->lock);
+        pthread_join(a->thread, NULL);
+    }
     free(a->json);
+    pthread_cond_destroy(&a->wake);
     pthread_mutex_destroy(&a->lock);
 }
 
@@ -609,29 +618,80 @@ static int build(struct analyzer *an, struct buf *b)
     return o.rc;
 }
 
-int analyzer_findings_json(struct analyzer *an, const char *rule_filter, struct buf *out)
+/* Builds a new findings document when the cache is missing or (unless
+ * only_if_missing) stale, outside an->lock so readers keep being served
+ * from the old document meanwhile; then swaps it in. */
+static int refresh(struct analyzer *an, bool only_if_missing)
 {
     int64_t now = time_now_ms();
     int rc = RF_OK;
     pthread_mutex_lock(&an->lock);
+    bool missing = an->json == NULL;
+    uint64_t cached_version = an->version;
+    int64_t built = an->built_ms;
+    pthread_mutex_unlock(&an->lock);
     fleet_lock_read(an->fleet);
-    bool stale = !an->json || (an->version != an->fleet->version &&
-                               now - an->built_ms >= an->cfg.recompute_ms) ||
-                 now - an->built_ms >= 60000; /* windows slide even without new data */
-    if (stale) {
-        struct buf b = BUF_INIT;
-        int64_t t0 = time_mono_ns();
+    uint64_t version = an->fleet->version;
+    bool stale = missing || (!only_if_missing &&
+                             ((version != cached_version && now - built >= an->cfg.recompute_ms) ||
+                              now - built >= 60000)); /* windows slide without new data */
+    struct buf b = BUF_INIT;
+    int64_t t0 = time_mono_ns();
+    if (stale)
         rc = build(an, &b);
-        if (rc == RF_OK) {
-            free(an->json);
-            an->json = buf_detach(&b, &an->json_len);
-            an->version = an->fleet->version;
-            an->built_ms = now;
-            log_debug("findings recomputed in %.1f ms", (double)(time_mono_ns() - t0) / 1e6);
-        }
-        buf_free(&b);
-    }
     fleet_unlock(an->fleet);
+    if (stale && rc == RF_OK) {
+        size_t len;
+        char *json = buf_detach(&b, &len);
+        pthread_mutex_lock(&an->lock);
+        free(an->json);
+        an->json = json;
+        an->json_len = len;
+        an->version = version;
+        an->built_ms = now;
+        pthread_mutex_unlock(&an->lock);
+        log_debug("findings recomputed in %.1f ms", (double)(time_mono_ns() - t0) / 1e6);
+    }
+    buf_free(&b);
+    return rc;
+}
+
+static void *analyzer_main(void *arg)
+{
+    struct analyzer *an = arg;
+    for (;;) {
+        pthread_mutex_lock(&an->lock);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)(an->cfg.recompute_ms % 1000) * 1000000L;
+        ts.tv_sec += an->cfg.recompute_ms / 1000 + ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        if (!an->stopping)
+            pthread_cond_timedwait(&an->wake, &an->lock, &ts);
+        bool stop = an->stopping;
+        pthread_mutex_unlock(&an->lock);
+        if (stop)
+            break;
+        if (refresh(an, false) != RF_OK)
+            log_error("findings: out of memory while recomputing");
+    }
+    return NULL;
+}
+
+int analyzer_start(struct analyzer *an)
+{
+    if (pthread_create(&an->thread, NULL, analyzer_main, an) != 0)
+        return RF_EIO;
+    an->running = true;
+    return RF_OK;
+}
+
+int analyzer_findings_json(struct analyzer *an, const char *rule_filter, struct buf *out)
+{
+    /* With the background thread running, requests only build the very
+     * first document; without it (tests), they keep it fresh themselves. */
+    int rc = refresh(an, an->running);
+    pthread_mutex_lock(&an->lock);
     if (rc == RF_OK && !rule_filter)
         rc = buf_append(out, an->json, an->json_len);
     else if (rc == RF_OK) {

@@ -14,6 +14,7 @@
 #define RASFLEET_ANALYZER_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "buf.h"
@@ -33,7 +34,10 @@ struct analyzer_config {
 struct analyzer {
     struct fleet *fleet;
     struct analyzer_config cfg;
-    pthread_mutex_t lock;
+    pthread_mutex_t lock; /* guards the cache below and `stopping` */
+    pthread_cond_t wake;
+    pthread_t thread;
+    bool running, stopping;
     uint64_t version;    /* fleet version the cache was built from */
     int64_t built_ms;
     char *json;          /* cached {"generated_at":..., "findings":[...]} */
@@ -42,6 +46,10 @@ struct analyzer {
 
 void analyzer_config_defaults(struct analyzer_config *c);
 int analyzer_init(struct analyzer *a, struct fleet *f, const struct analyzer_config *cfg);
+/* Starts the background thread that keeps the findings current, so reads
+ * never pay for a recomputation. */
+int analyzer_start(struct analyzer *a);
+/* Stops the thread (if started) and frees the cache. */
 void analyzer_free(struct analyzer *a);
 
 /* Appends the findings document (recomputing when stale). Optional filter:

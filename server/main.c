@@ -307,6 +307,13 @@ static int cmd_serve(struct cli *cli)
     }
     have_fleet = true;
     analyzer_init(&analyzer, &fleet, &ac);
+    if (analyzer_start(&analyzer) != RF_OK) {
+        fprintf(stderr, "rasfleet-collector: cannot start the analyzer thread\n");
+        analyzer_free(&analyzer);
+        fleet_free(&fleet);
+        have_fleet = false;
+        goto out;
+    }
     if (writer_start(&wc, auth, &writer, err, sizeof(err)) != RF_OK) {
         fprintf(stderr, "rasfleet-collector: %s\n", err);
         goto out;
