@@ -560,21 +560,6 @@ static bool icontains(const char *hay, const char *needle)
     return hay && strcasestr(hay, needle) != NULL;
 }
 
-struct dev_sel {
-    const struct fleet *f;
-    size_t *idx;
-    size_t n;
-};
-
-static int cmp_last_seen_desc(const void *a, const void *b, void *ctx)
-{
-    const struct fleet *f = ctx;
-    const struct fleet_device *x = &f->devs[*(const size_t *)a], *y = &f->devs[*(const size_t *)b];
-    if (x->last_seen != y->last_seen)
-        return x->last_seen < y->last_seen ? 1 : -1;
-    return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
-}
-
 static int get_devices(struct api *api, const struct http_api_request *req,
                        struct http_api_response *res)
 {
@@ -604,10 +589,9 @@ static int get_devices(struct api *api, const struct http_api_request *req,
         return RF_OK;
     }
     uint64_t *with_code = NULL;
-    size_t *idx = malloc((f->n_devs + 1) * sizeof(size_t)), n = 0;
+    size_t n = 0;
+    struct buf *b = &res->body;
     rc = RF_ENOMEM;
-    if (!idx)
-        goto out;
     if (code_s) {
         with_code = calloc(f->n_devs / 64 + 1, sizeof(uint64_t));
         if (!with_code)
@@ -618,7 +602,11 @@ static int get_devices(struct api *api, const struct http_api_request *req,
                 with_code[x->dev >> 6] |= 1ull << (x->dev & 63);
         }
     }
-    for (size_t i = 0; i < f->n_devs; i++) {
+    /* Walk the recency list (newest first): no sort; the page is written
+     * while counting, the total after the page. */
+    struct buf page = BUF_INIT;
+    rc = RF_OK;
+    for (uint32_t i = f->newest; i != FLEET_NONE && rc == RF_OK; i = f->devs[i].older) {
         const struct fleet_device *d = &f->devs[i];
         if (with_code && !(with_code[i >> 6] & (1ull << (i & 63))))
             continue;
@@ -627,23 +615,24 @@ static int get_devices(struct api *api, const struct http_api_request *req,
         if (q && *q && !icontains(strtab_get(&f->str, d->hostname), q) &&
             !icontains(strtab_get(&f->str, d->uid), q))
             continue;
-        idx[n++] = i;
-    }
-    qsort_r(idx, n, sizeof(size_t), cmp_last_seen_desc, f);
-    struct buf *b = &res->body;
-    rc = buf_printf(b, "{\"total\":%zu,\"limit\":%lu,\"offset\":%lu,\"devices\":[", n, limit,
-                    offset);
-    for (size_t i = offset; i < n && i < offset + limit && rc == RF_OK; i++) {
-        if (i > offset)
-            rc = buf_append_char(b, ',');
-        if (rc == RF_OK)
-            rc = device_summary_json(f, &f->devs[idx[i]], b);
+        if (n >= offset && n < offset + limit) {
+            if (n > offset)
+                rc = buf_append_char(&page, ',');
+            if (rc == RF_OK)
+                rc = device_summary_json(f, d, &page);
+        }
+        n++;
     }
     if (rc == RF_OK)
+        rc = buf_printf(b, "{\"total\":%zu,\"limit\":%lu,\"offset\":%lu,\"devices\":[", n,
+                        limit, offset);
+    if (rc == RF_OK && page.len)
+        rc = buf_append(b, page.data, page.len);
+    if (rc == RF_OK)
         rc = buf_append_str(b, "]}");
+    buf_free(&page);
 out:
     fleet_unlock(f);
-    free(idx);
     free(with_code);
     return rc;
 }

@@ -62,6 +62,7 @@ int fleet_init(struct fleet *f, const struct fleet_config *cfg)
         fleet_free(f);
         return RF_ENOMEM;
     }
+    f->newest = f->oldest = FLEET_NONE;
     uint32_t now = fleet_minute(time_now_ms());
     f->oldest_minute = now > f->ring_len ? now - f->ring_len + 1 : 0;
     return RF_OK;
@@ -143,10 +144,69 @@ static int device_for(struct fleet *f, const char *uid, long *out)
     struct fleet_device *d = &f->devs[f->n_devs];
     memset(d, 0, sizeof(*d));
     d->primary_if = FLEET_NO_IF;
+    /* a new device enters at the old end (last_seen 0) */
+    d->newer = f->oldest;
+    d->older = FLEET_NONE;
+    if (f->oldest != FLEET_NONE)
+        f->devs[f->oldest].older = (uint32_t)f->n_devs;
+    f->oldest = (uint32_t)f->n_devs;
+    if (f->newest == FLEET_NONE)
+        f->newest = (uint32_t)f->n_devs;
     if (strtab_intern(&f->str, uid, &d->uid) != RF_OK ||
         strmap_put(&f->dev_index, uid, (int64_t)f->n_devs) != RF_OK)
         return RF_ENOMEM;
     *out = (long)f->n_devs++;
+    return RF_OK;
+}
+
+static void move_to_front(struct fleet *f, uint32_t i)
+{
+    struct fleet_device *d = &f->devs[i];
+    if (f->newest == i)
+        return;
+    /* unlink */
+    if (d->newer != FLEET_NONE)
+        f->devs[d->newer].older = d->older;
+    if (d->older != FLEET_NONE)
+        f->devs[d->older].newer = d->newer;
+    else
+        f->oldest = d->newer;
+    /* link at the front */
+    d->newer = FLEET_NONE;
+    d->older = f->newest;
+    f->devs[f->newest].newer = i;
+    f->newest = i;
+}
+
+static int cmp_seen_asc(const void *a, const void *b, void *ctx)
+{
+    const struct fleet *f = ctx;
+    int64_t x = f->devs[*(const uint32_t *)a].last_seen, y = f->devs[*(const uint32_t *)b].last_seen;
+    if (x != y)
+        return x < y ? -1 : 1;
+    return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
+int fleet_sort_recency(struct fleet *f)
+{
+    uint32_t *idx = malloc((f->n_devs + 1) * sizeof(uint32_t));
+    if (!idx)
+        return RF_ENOMEM;
+    for (size_t i = 0; i < f->n_devs; i++)
+        idx[i] = (uint32_t)i;
+    qsort_r(idx, f->n_devs, sizeof(uint32_t), cmp_seen_asc, f);
+    f->newest = f->oldest = FLEET_NONE;
+    for (size_t k = 0; k < f->n_devs; k++) { /* oldest first, each becomes the newest */
+        struct fleet_device *d = &f->devs[idx[k]];
+        d->older = f->newest;
+        d->newer = FLEET_NONE;
+        if (f->newest != FLEET_NONE)
+            f->devs[f->newest].newer = idx[k];
+        else
+            f->oldest = idx[k];
+        f->newest = idx[k];
+    }
+    free(idx);
     return RF_OK;
 }
 
@@ -486,8 +546,10 @@ static int apply_batch(struct fleet *f, const struct rf_batch *b, const uint8_t 
     struct fleet_device *d = &f->devs[di];
     if (!d->first_seen)
         d->first_seen = now_ms;
-    if (now_ms > d->last_seen)
+    if (now_ms > d->last_seen) {
         d->last_seen = now_ms;
+        move_to_front(f, (uint32_t)di);
+    }
     if ((b->agent.hostname && strtab_intern(&f->str, b->agent.hostname, &d->hostname)) ||
         (b->agent.os_version && strtab_intern(&f->str, b->agent.os_version, &d->os)) ||
         (b->agent.agent_version && strtab_intern(&f->str, b->agent.agent_version, &d->agent)))

@@ -16,6 +16,10 @@
  * one 20227, so failures / attempts is a per-attempt failure rate (the
  * 20221..20224 progress events of the same CoId are not counted).
  *
+ * Devices are also kept in a list ordered by last_seen (newest first): a
+ * batch's receipt time is always the newest, so moving its device to the
+ * front keeps the order, and the device list pages without sorting.
+ *
  * Locking: fleet_lock_read()/fleet_unlock() around every read; updates take
  * the write lock inside fleet_apply(). Memory is bounded by the horizon and
  * by max_failures; fleet_memory_bytes() reports it.
@@ -83,7 +87,10 @@ struct fleet_device {
     int64_t snap_if_ms, snap_pbk_ms, snap_pol_ms;
     uint16_t n_findings;
     struct fleet_finding *findings;
+    uint32_t newer, older; /* recency list by last_seen (FLEET_NONE at the ends) */
 };
+
+#define FLEET_NONE 0xffffffffu
 
 struct fleet_fail {
     uint32_t minute;
@@ -113,6 +120,7 @@ struct fleet {
     uint32_t oldest_minute;  /* nothing older is in memory */
     struct ipsec_baseline baseline;
     struct rf_arena baseline_arena;
+    uint32_t newest, oldest; /* ends of the recency list; FLEET_NONE when empty */
     uint64_t version;        /* bumped by every change */
     uint64_t dropped_failures;
 };
@@ -143,6 +151,8 @@ void fleet_sum(const struct fleet *f, uint32_t from_minute, uint32_t to_minute,
                uint64_t *attempts, uint64_t *failures);
 /* Device index for a uid, or -1. */
 long fleet_find_device(const struct fleet *f, const char *uid);
+/* Rebuilds the recency list from last_seen (after a bulk load). */
+int fleet_sort_recency(struct fleet *f);
 /* Policy of a device for a connection id, or NULL. */
 const struct fleet_policy *fleet_device_policy(const struct fleet_device *d, uint32_t conn);
 size_t fleet_memory_bytes(const struct fleet *f);

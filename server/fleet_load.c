@@ -283,6 +283,8 @@ int fleet_rebuild(struct fleet *f, sqlite3 *db)
         rc = load_events(&L);
     for (size_t i = 0; i < f->n_devs && rc == RF_OK; i++)
         rc = fleet_internal_checks(f, (long)i);
+    if (rc == RF_OK)
+        rc = fleet_sort_recency(f);
     f->version++;
     pthread_rwlock_unlock(&f->lock);
     free(L.by_db_id);

@@ -95,6 +95,20 @@ class IngestTest(unittest.TestCase):
         self.assertEqual(self.c.sql("SELECT count(*) FROM events e JOIN devices d ON d.id = e.device"
                                     " WHERE d.uid = ?", (dev,)), [(9,)])
 
+    def test_device_list_newest_first_and_paged(self):
+        tag = uuid.uuid4().hex[:8]
+        for name in ("a", "b", "c", "a"):  # "a" reports again last
+            s, _, _ = self.c.post_batch(h.make_batch(device_id="order-%s-%s" % (tag, name),
+                                                     start_record=int(time.time() * 1000)))
+            self.assertEqual(s, 200)
+            time.sleep(0.005)
+        s, b = self.c.get_json("/api/v1/devices?q=order-" + tag)
+        self.assertEqual(s, 200)
+        self.assertEqual([d["device_id"].rsplit("-", 1)[1] for d in b["devices"]], ["a", "c", "b"])
+        self.assertEqual(b["total"], 3)
+        s, b = self.c.get_json("/api/v1/devices?q=order-%s&limit=1&offset=1" % tag)
+        self.assertEqual(([d["device_id"][-1] for d in b["devices"]], b["total"]), (["c"], 3))
+
     # ---- refused: nothing written ----
     def refused_writes_nothing(self, fn):
         before = self.counts()
