@@ -645,15 +645,9 @@ static int encode_iface_metric(const struct rf_iface_metric *m, struct buf *b)
     return rc;
 }
 
-static int encode_pbk_entry(const struct rf_pbk_entry *p, struct buf *b)
+int pbk_settings_encode_json(const struct rf_pbk_entry *p, struct buf *b)
 {
-    int rc = put_str(b, "scope", rf_scope_name(p->scope));
-    if (rc == RF_OK)
-        rc = put_str(b, "connection", p->connection);
-    if (rc == RF_OK)
-        rc = put_key(b, "settings");
-    if (rc == RF_OK)
-        rc = buf_append_char(b, '{');
+    int rc = buf_append_char(b, '{');
     for (size_t i = 0; i < p->n_settings && rc == RF_OK; i++) {
         if (i)
             rc = buf_append_char(b, ',');
@@ -664,9 +658,17 @@ static int encode_pbk_entry(const struct rf_pbk_entry *p, struct buf *b)
         if (rc == RF_OK)
             rc = buf_append_json_str(b, p->settings[i].value);
     }
+    return rc == RF_OK ? buf_append_char(b, '}') : rc;
+}
+
+static int encode_pbk_entry(const struct rf_pbk_entry *p, struct buf *b)
+{
+    int rc = put_str(b, "scope", rf_scope_name(p->scope));
     if (rc == RF_OK)
-        rc = buf_append_char(b, '}');
-    return rc;
+        rc = put_str(b, "connection", p->connection);
+    if (rc == RF_OK)
+        rc = put_key(b, "settings");
+    return rc == RF_OK ? pbk_settings_encode_json(p, b) : rc;
 }
 
 static int encode_vpn_policy(const struct rf_vpn_policy *p, struct buf *b)
@@ -685,26 +687,29 @@ static int encode_vpn_policy(const struct rf_vpn_policy *p, struct buf *b)
     if (rc == RF_OK)
         rc = put_str(b, "dns_suffix", p->dns_suffix);
     if (rc == RF_OK && p->has_ipsec) {
-        const struct rf_ipsec_policy *ip = &p->ipsec;
         rc = put_key(b, "ipsec");
         if (rc == RF_OK)
-            rc = buf_printf(b, "{\"cipher_transform\":");
-        if (rc == RF_OK)
-            rc = buf_append_json_str(b, ip->cipher_transform);
-        if (rc == RF_OK)
-            rc = put_str(b, "auth_transform", ip->auth_transform);
-        if (rc == RF_OK)
-            rc = put_str(b, "encryption_method", ip->encryption_method);
-        if (rc == RF_OK)
-            rc = put_str(b, "integrity_check_method", ip->integrity_check_method);
-        if (rc == RF_OK)
-            rc = put_str(b, "dh_group", ip->dh_group);
-        if (rc == RF_OK)
-            rc = put_str(b, "pfs_group", ip->pfs_group);
-        if (rc == RF_OK)
-            rc = buf_append_char(b, '}');
+            rc = ipsec_policy_encode_json(&p->ipsec, b);
     }
     return rc;
+}
+
+int ipsec_policy_encode_json(const struct rf_ipsec_policy *ip, struct buf *b)
+{
+    int rc = buf_append_str(b, "{\"cipher_transform\":");
+    if (rc == RF_OK)
+        rc = buf_append_json_str(b, ip->cipher_transform);
+    if (rc == RF_OK)
+        rc = put_str(b, "auth_transform", ip->auth_transform);
+    if (rc == RF_OK)
+        rc = put_str(b, "encryption_method", ip->encryption_method);
+    if (rc == RF_OK)
+        rc = put_str(b, "integrity_check_method", ip->integrity_check_method);
+    if (rc == RF_OK)
+        rc = put_str(b, "dh_group", ip->dh_group);
+    if (rc == RF_OK)
+        rc = put_str(b, "pfs_group", ip->pfs_group);
+    return rc == RF_OK ? buf_append_char(b, '}') : rc;
 }
 
 int record_encode_json(const struct rf_record *r, struct buf *b)

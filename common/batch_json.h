@@ -48,6 +48,12 @@ int batch_decode_ndjson(const char *body, size_t len, const struct rf_agent_info
                         const char *batch_id, const struct batch_limits *lim,
                         struct rf_batch *out, struct batch_error *err);
 
+/* Appends {"cipher_transform":...,"pfs_group":...} (api-v1 names, in that
+ * order): the canonical form stored in the dictionary and shown by the API. */
+int ipsec_policy_encode_json(const struct rf_ipsec_policy *ip, struct buf *out);
+/* Appends a pbk settings object {"Key":"value",...} in file order. */
+int pbk_settings_encode_json(const struct rf_pbk_entry *p, struct buf *out);
+
 /* Appends one record as a JSON object (api-v1 field names). */
 int record_encode_json(const struct rf_record *r, struct buf *out);
 /* Appends a whole batch object. */

@@ -356,12 +356,19 @@ static int emit_concentration(struct analyzer *an, struct out *o, struct code_in
             }
         }
         if (best) {
-            char id[128], label[96], title[320];
+            char id[160], label[96], title[320];
             struct buf vb = BUF_INIT;
             code_label(ci->code, label, sizeof(label));
             attr_value_json(f, (enum attr)a, best->value, &vb);
-            snprintf(id, sizeof(id), "concentration:%d:%s:%u", ci->code, attr_names[a],
-                     best->value);
+            /* stable across restarts: named by the value, not its intern id */
+            const char *vtext = a == A_IFTYPE ? (best->value == FLEET_NO_IF
+                                                     ? "none"
+                                                     : rf_if_type_name(best->value))
+                                : a == A_POLICY && best->value == NONE_VALUE
+                                    ? "none"
+                                    : strtab_get(&f->str, best->value);
+            snprintf(id, sizeof(id), "concentration:%d:%s:%.80s", ci->code, attr_names[a],
+                     vtext ? vtext : "unknown");
             snprintf(title, sizeof(title), "Error %s concentrated on %s %s", label,
                      attr_names[a], vb.data ? vb.data : "");
             double support = (double)best->failing / (double)n_fail;
@@ -458,10 +465,10 @@ static int emit_spike(struct analyzer *an, struct out *o, int32_t code, uint32_t
         size_t k = 0;
         while (k + 1 < nb && buckets[k + 1] > elevated)
             k++;
-        uint32_t onset_min = now_min - (uint32_t)k * B - (B - 1);
-        for (size_t i = 0; i < f->n_fails; i++) { /* exact first failure in the run */
+        uint32_t run_start = now_min - (uint32_t)k * B - (B - 1), onset_min = now_min;
+        for (size_t i = 0; i < f->n_fails; i++) { /* the first failure of the run */
             const struct fleet_fail *x = &f->fails[i];
-            if (x->code == code && x->minute >= onset_min && x->minute < onset_min + B)
+            if (x->code == code && x->minute >= run_start && x->minute < onset_min)
                 onset_min = x->minute;
         }
         const struct check_rule *rule = checks_rule_find("fleet-spike");

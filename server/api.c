@@ -8,6 +8,7 @@
  * the hot horizon (31 days by default).
  */
 #include "api.h"
+#include "batch_json.h"
 #include "catalog.h"
 #include "log.h"
 #include "rasfleet/result.h"
@@ -690,19 +691,23 @@ static int detail_interfaces(sqlite3 *db, int64_t dev, struct buf *b)
                            -1, &st, NULL) != SQLITE_OK)
         return rc;
     sqlite3_bind_int64(st, 1, dev);
-    /* First pass: the VPN and best physical metric per family, to mark the
-     * inversion the metric-order rule reports. */
-    int64_t vpn[7], phys[7];
-    for (int i = 0; i < 7; i++)
-        vpn[i] = phys[i] = INT64_MAX;
+    /* First pass, per family: the lowest connected physical metric and the
+     * highest connected VPN metric. A VPN row is inverted when its metric is
+     * not below the best physical one (the metric-order rule); a physical row
+     * when some inverted VPN row is at or above it. */
+    int64_t vpn_max[7], phys[7];
+    for (int i = 0; i < 7; i++) {
+        vpn_max[i] = INT64_MIN;
+        phys[i] = INT64_MAX;
+    }
     while (sqlite3_step(st) == SQLITE_ROW) {
         int fam = sqlite3_column_int(st, 2) == RF_FAMILY_IPV6 ? 6 : 4;
         int type = sqlite3_column_int(st, 6);
         int64_t metric = sqlite3_column_int64(st, 3);
         if (!sqlite3_column_int(st, 5))
             continue;
-        if (type == RF_IF_VPN && metric < vpn[fam])
-            vpn[fam] = metric;
+        if (type == RF_IF_VPN && metric > vpn_max[fam])
+            vpn_max[fam] = metric;
         if ((type == RF_IF_ETHERNET || type == RF_IF_WIFI || type == RF_IF_CELLULAR) &&
             metric < phys[fam])
             phys[fam] = metric;
@@ -715,10 +720,11 @@ static int detail_interfaces(sqlite3 *db, int64_t dev, struct buf *b)
         int type = sqlite3_column_int(st, 6);
         int64_t metric = sqlite3_column_int64(st, 3);
         bool connected = sqlite3_column_int(st, 5);
-        bool inverted_family = vpn[fam] != INT64_MAX && phys[fam] != INT64_MAX &&
-                               vpn[fam] >= phys[fam];
-        bool inverted = connected && inverted_family &&
-                        (type == RF_IF_VPN ? metric >= phys[fam] : metric <= vpn[fam]);
+        bool physical = type == RF_IF_ETHERNET || type == RF_IF_WIFI || type == RF_IF_CELLULAR;
+        bool inverted = connected && ((type == RF_IF_VPN && phys[fam] != INT64_MAX &&
+                                       metric >= phys[fam]) ||
+                                      (physical && vpn_max[fam] != INT64_MIN &&
+                                       vpn_max[fam] >= phys[fam] && metric <= vpn_max[fam]));
         rc = buf_append_str(b, first ? "{\"alias\":" : ",{\"alias\":");
         first = false;
         if (rc == RF_OK)
@@ -1131,32 +1137,7 @@ static int baseline_json(const struct ipsec_baseline *bl, struct buf *b)
     int rc = buf_printf(b, "{\"configured\":%s,\"server_custom\":%s,\"policy\":",
                         bl->configured ? "true" : "false", bl->server_custom ? "true" : "false");
     if (rc == RF_OK && bl->configured && bl->server_custom) {
-        const struct rf_ipsec_policy *p = &bl->policy;
-        rc = buf_append_str(b, "{\"cipher_transform\":");
-        if (rc == RF_OK)
-            rc = buf_append_json_str(b, p->cipher_transform);
-        if (rc == RF_OK)
-            rc = buf_append_str(b, ",\"auth_transform\":");
-        if (rc == RF_OK)
-            rc = buf_append_json_str(b, p->auth_transform);
-        if (rc == RF_OK)
-            rc = buf_append_str(b, ",\"encryption_method\":");
-        if (rc == RF_OK)
-            rc = buf_append_json_str(b, p->encryption_method);
-        if (rc == RF_OK)
-            rc = buf_append_str(b, ",\"integrity_check_method\":");
-        if (rc == RF_OK)
-            rc = buf_append_json_str(b, p->integrity_check_method);
-        if (rc == RF_OK)
-            rc = buf_append_str(b, ",\"dh_group\":");
-        if (rc == RF_OK)
-            rc = buf_append_json_str(b, p->dh_group);
-        if (rc == RF_OK)
-            rc = buf_append_str(b, ",\"pfs_group\":");
-        if (rc == RF_OK)
-            rc = buf_append_json_str(b, p->pfs_group);
-        if (rc == RF_OK)
-            rc = buf_append_char(b, '}');
+        rc = ipsec_policy_encode_json(&bl->policy, b);
     } else if (rc == RF_OK) {
         rc = buf_append_str(b, "null");
     }

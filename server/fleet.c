@@ -305,10 +305,13 @@ static void apply_event(struct fleet *f, long di, const struct rf_record *r, uin
 
 /* ---- snapshots ---- */
 
+/* A batch with the snapshot's own time adds to it (a snapshot split over
+ * two batches); a newer time replaces it. */
 static int set_ifaces(struct fleet *f, struct fleet_device *d, const struct rf_batch *b,
                       int64_t t)
 {
-    d->n_if = 0;
+    if (t != d->snap_if_ms)
+        d->n_if = 0;
     for (size_t i = 0; i < b->n_records && d->n_if < FLEET_MAX_IFACES; i++) {
         const struct rf_record *r = &b->records[i];
         if (r->kind != RF_KIND_IFACE_METRIC || r->time_ms != t)
@@ -350,7 +353,8 @@ static int set_pbk_entry(struct fleet *f, struct fleet_pbk *p, const struct rf_p
 
 static int set_pbk(struct fleet *f, struct fleet_device *d, const struct rf_batch *b, int64_t t)
 {
-    free_device_pbk(d);
+    if (t != d->snap_pbk_ms)
+        free_device_pbk(d);
     for (size_t i = 0; i < b->n_records && d->n_pbk < FLEET_MAX_PBK; i++) {
         const struct rf_record *r = &b->records[i];
         if (r->kind != RF_KIND_PBK_ENTRY || r->time_ms != t)
@@ -393,7 +397,8 @@ static int set_policy(struct fleet *f, struct fleet_policy *fp, const struct rf_
 static int set_policies(struct fleet *f, struct fleet_device *d, const struct rf_batch *b,
                         int64_t t)
 {
-    d->n_pol = 0;
+    if (t != d->snap_pol_ms)
+        d->n_pol = 0;
     for (size_t i = 0; i < b->n_records && d->n_pol < FLEET_MAX_POLICIES; i++) {
         const struct rf_record *r = &b->records[i];
         if (r->kind != RF_KIND_VPN_POLICY || r->time_ms != t)

@@ -12,6 +12,7 @@
  *   (full, read-only, I/O) fails the whole group (503, the agent retries).
  */
 #include "writer.h"
+#include "batch_json.h"
 #include "buf.h"
 #include "log.h"
 #include "metrics.h"
@@ -297,33 +298,15 @@ static int insert_iface(struct writer *w, int64_t dev, const struct rf_record *r
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* Canonical JSON of a pbk settings object: stored once in dict per distinct
- * content, which is the common case across a fleet with one profile. */
-static int settings_json(struct buf *b, const struct rf_pbk_entry *p)
-{
-    buf_reset(b);
-    int rc = buf_append_char(b, '{');
-    for (size_t i = 0; i < p->n_settings && rc == RF_OK; i++) {
-        if (i)
-            rc = buf_append_char(b, ',');
-        if (rc == RF_OK)
-            rc = buf_append_json_str(b, p->settings[i].key);
-        if (rc == RF_OK)
-            rc = buf_append_char(b, ':');
-        if (rc == RF_OK)
-            rc = buf_append_json_str(b, p->settings[i].value);
-    }
-    if (rc == RF_OK)
-        rc = buf_append_char(b, '}');
-    return rc;
-}
-
 static int insert_pbk(struct writer *w, int64_t dev, const struct rf_record *r)
 {
     const struct rf_pbk_entry *p = &r->u.pbk;
     int64_t conn, settings;
     int rc;
-    if (settings_json(&w->scratch, p) != RF_OK)
+    /* Canonical JSON of the settings, stored once in dict per distinct
+     * content: the common case across a fleet with one profile. */
+    buf_reset(&w->scratch);
+    if (pbk_settings_encode_json(p, &w->scratch) != RF_OK)
         return SQLITE_NOMEM;
     if ((rc = dict_id(w, p->connection, &conn)) != SQLITE_OK ||
         (rc = dict_id(w, w->scratch.data, &settings)) != SQLITE_OK)
@@ -338,37 +321,6 @@ static int insert_pbk(struct writer *w, int64_t dev, const struct rf_record *r)
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static int ipsec_json(struct buf *b, const struct rf_ipsec_policy *ip)
-{
-    buf_reset(b);
-    int rc = buf_append_str(b, "{\"cipher_transform\":");
-    if (rc == RF_OK)
-        rc = buf_append_json_str(b, ip->cipher_transform);
-    if (rc == RF_OK)
-        rc = buf_append_str(b, ",\"auth_transform\":");
-    if (rc == RF_OK)
-        rc = buf_append_json_str(b, ip->auth_transform);
-    if (rc == RF_OK)
-        rc = buf_append_str(b, ",\"encryption_method\":");
-    if (rc == RF_OK)
-        rc = buf_append_json_str(b, ip->encryption_method);
-    if (rc == RF_OK)
-        rc = buf_append_str(b, ",\"integrity_check_method\":");
-    if (rc == RF_OK)
-        rc = buf_append_json_str(b, ip->integrity_check_method);
-    if (rc == RF_OK)
-        rc = buf_append_str(b, ",\"dh_group\":");
-    if (rc == RF_OK)
-        rc = buf_append_json_str(b, ip->dh_group);
-    if (rc == RF_OK)
-        rc = buf_append_str(b, ",\"pfs_group\":");
-    if (rc == RF_OK)
-        rc = buf_append_json_str(b, ip->pfs_group);
-    if (rc == RF_OK)
-        rc = buf_append_char(b, '}');
-    return rc;
-}
-
 static int insert_policy(struct writer *w, int64_t dev, const struct rf_record *r)
 {
     const struct rf_vpn_policy *p = &r->u.pol;
@@ -381,7 +333,8 @@ static int insert_policy(struct writer *w, int64_t dev, const struct rf_record *
         (rc = dict_id(w, p->dns_suffix, &suffix)) != SQLITE_OK)
         return rc;
     if (p->has_ipsec) {
-        if (ipsec_json(&w->scratch, &p->ipsec) != RF_OK)
+        buf_reset(&w->scratch);
+        if (ipsec_policy_encode_json(&p->ipsec, &w->scratch) != RF_OK)
             return SQLITE_NOMEM;
         if ((rc = dict_id(w, w->scratch.data, &ipsec)) != SQLITE_OK)
             return rc;
