@@ -162,17 +162,22 @@ def main():
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--keep-db", help="reuse (or create and keep) the populated database here")
     a = ap.parse_args()
     binary = os.path.join(a.build, "server", "rasfleet-collector")
     work = tempfile.mkdtemp(prefix="rf-readbench-")
-    db = os.path.join(work, "rf.db")
+    db = a.keep_db or os.path.join(work, "rf.db")
     try:
-        proc, port, _ = start_collector(binary, db, work)  # creates the schema
-        proc.send_signal(signal.SIGTERM)
-        proc.wait()
-        t0 = time.time()
-        n = populate(db, a.devices, a.events, a.days, a.seed)
-        t_pop = time.time() - t0
+        t_pop = 0.0
+        if a.keep_db and os.path.exists(db):
+            n = sqlite3.connect(db).execute("SELECT count(*) FROM events").fetchone()[0]
+        else:
+            proc, port, _ = start_collector(binary, db, work)  # creates the schema
+            proc.send_signal(signal.SIGTERM)
+            proc.wait()
+            t0 = time.time()
+            n = populate(db, a.devices, a.events, a.days, a.seed)
+            t_pop = time.time() - t0
         proc, port, t_start = start_collector(binary, db, work)
         with open("/proc/%d/status" % proc.pid) as f:
             rss = [l for l in f if l.startswith("VmRSS")][0].split()[1]

@@ -369,8 +369,11 @@ static int emit_concentration(struct analyzer *an, struct out *o, struct code_in
                                     : strtab_get(&f->str, best->value);
             snprintf(id, sizeof(id), "concentration:%d:%s:%.80s", ci->code, attr_names[a],
                      vtext ? vtext : "unknown");
+            const char *readable = a == A_POLICY && best->value == NONE_VALUE
+                                       ? "no custom IPsec policy (Windows defaults)"
+                                       : (vtext ? vtext : "unknown");
             snprintf(title, sizeof(title), "Error %s concentrated on %s %s", label,
-                     attr_names[a], vb.data ? vb.data : "");
+                     attr_names[a], readable);
             double support = (double)best->failing / (double)n_fail;
             double share = (double)best->fleet / (double)n_reporting;
             out_begin(o, id, rule, best_lift >= 5 ? "high" : "medium", n_fail, ci->first_ms,
@@ -381,7 +384,7 @@ static int emit_concentration(struct analyzer *an, struct out *o, struct code_in
                      "%u of the %zu devices failing with %d in the last 24 h have %s %s "
                      "(%.0f%%), against %.0f%% of the %zu reporting devices: %.1f times more "
                      "than chance. Look at what is special about it.",
-                     best->failing, n_fail, ci->code, attr_names[a], vb.data ? vb.data : "",
+                     best->failing, n_fail, ci->code, attr_names[a], readable,
                      support * 100, share * 100, n_reporting, best_lift);
             out_str(o, "summary", summary);
             if (o->rc == RF_OK)
