@@ -8,9 +8,11 @@ want_tests=0
 [ "${1:-}" = "--test" ] && want_tests=1
 
 pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev zlib1g-dev
-      libcjson-dev libexpat1-dev nettle-dev libcurl4-openssl-dev sqlite3 curl ca-certificates)
+      libcjson-dev libexpat1-dev nettle-dev libcurl4-openssl-dev sqlite3 curl ca-certificates
+      libjs-chart.js)
 if [ "$want_tests" = 1 ]; then
-  pkgs+=(libcmocka-dev python3 prometheus systemd clang libclang-rt-14-dev e2fsprogs openssl)
+  pkgs+=(libcmocka-dev python3 prometheus systemd clang libclang-rt-14-dev e2fsprogs openssl
+         chromium)
 fi
 
 missing=()
@@ -23,4 +25,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The browser tests need Node.js (playwright-core drives Debian's chromium).
+# Machines of this project come with Node.js 20 and npm; a bare Debian 12
+# gets Debian's own.
+if [ "$want_tests" = 1 ] && ! command -v node >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi

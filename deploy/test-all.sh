@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 deploy/install-deps.sh --test
+sh web/fetch-vendor.sh
 jobs="$(nproc)"
 
 run_suite() {
