@@ -455,8 +455,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (req->answered)
         return MHD_YES;
-    if (req->route == ROUTE_API && (strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0))
+    if (req->route == ROUTE_API && (strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0)) {
+        /* The first call comes before any body byte: wait for the body's
+         * end (the call with no data after the uploads) before handling. */
+        if (req->state == REQ_NEW) {
+            req->state = REQ_UPLOADING;
+            return MHD_YES;
+        }
         return handle_api(req, url, method);
+    }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return respond_error(req, 405, REJECT_METHOD_NOT_ALLOWED, "method not allowed", NULL);
     switch (req->route) {
