@@ -607,8 +607,13 @@ static int get_devices(struct api *api, const struct http_api_request *req,
      * while counting, the total after the page. */
     struct buf page = BUF_INIT;
     rc = RF_OK;
+    bool filtered = with_code || rule_s || (q && *q);
     for (uint32_t i = f->newest; i != FLEET_NONE && rc == RF_OK; i = f->devs[i].older) {
         const struct fleet_device *d = &f->devs[i];
+        if (!filtered && n >= offset + limit) {
+            n = f->n_devs; /* unfiltered: the total is known, stop after the page */
+            break;
+        }
         if (with_code && !(with_code[i >> 6] & (1ull << (i & 63))))
             continue;
         if (rule_s && !device_has_rule(d, rule_index))

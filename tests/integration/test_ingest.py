@@ -108,6 +108,12 @@ class IngestTest(unittest.TestCase):
         self.assertEqual(b["total"], 3)
         s, b = self.c.get_json("/api/v1/devices?q=order-%s&limit=1&offset=1" % tag)
         self.assertEqual(([d["device_id"][-1] for d in b["devices"]], b["total"]), (["c"], 3))
+        # unfiltered: the newest first, and the total is every known device
+        s, b = self.c.get_json("/api/v1/devices?limit=1")
+        s2, ov = self.c.get_json("/api/v1/overview")
+        self.assertEqual(b["devices"][0]["device_id"], "order-%s-a" % tag)
+        self.assertEqual(b["total"], ov["devices_known"])
+        self.assertEqual(b["total"], self.c.sql("SELECT count(*) FROM devices")[0][0])
 
     # ---- refused: nothing written ----
     def refused_writes_nothing(self, fn):
