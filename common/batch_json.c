@@ -152,7 +152,7 @@ static int get_code(struct decoder *d, const cJSON *obj, const char *name, bool 
 static int get_enum(struct decoder *d, const cJSON *obj, const char *name,
                     const char *const *allowed, const char **out)
 {
-    const char *s;
+    const char *s = NULL;
     int rc = get_str(d, obj, name, true, RF_MAX_NAME_LEN, &s);
     if (rc != RF_OK)
         return rc;
@@ -169,7 +169,7 @@ static int decode_ras_event(struct decoder *d, const cJSON *o, struct rf_ras_eve
 {
     static const char *const levels[] = {"error", "warning", "information", NULL};
     int64_t v;
-    const char *level;
+    const char *level = "information";
     int rc;
     if ((rc = get_int(d, o, "event_id", true, 1, 65535, NULL, &v)) != RF_OK)
         return rc;
@@ -205,7 +205,7 @@ static int decode_iface_metric(struct decoder *d, const cJSON *o, struct rf_ifac
     static const char *const families[] = {"ipv4", "ipv6", NULL};
     static const char *const if_types[] = {"ethernet", "wifi",  "vpn", "loopback",
                                            "cellular", "other", NULL};
-    const char *s;
+    const char *s = NULL;
     int rc;
     if ((rc = get_str(d, o, "alias", true, RF_MAX_NAME_LEN, &m->alias)) != RF_OK ||
         (rc = get_int(d, o, "index", true, 0, 4294967295.0, NULL, &m->index)) != RF_OK ||
@@ -225,7 +225,7 @@ static int decode_iface_metric(struct decoder *d, const cJSON *o, struct rf_ifac
 static int decode_pbk_entry(struct decoder *d, const cJSON *o, struct rf_pbk_entry *p)
 {
     static const char *const scopes[] = {"all_users", "user", NULL};
-    const char *s;
+    const char *s = NULL;
     int rc;
     if ((rc = get_enum(d, o, "scope", scopes, &s)) != RF_OK)
         return rc;

@@ -129,7 +129,7 @@ static int utf8_process(struct textenc_stream *st, const unsigned char *p, size_
     int rc;
     st->offset += n;
     if (st->n_carry) {
-        while (st->n_carry < st->carry_need && i < n)
+        while (st->n_carry < st->carry_need && st->n_carry < sizeof(st->carry) && i < n)
             st->carry[st->n_carry++] = p[i++];
         if (st->n_carry < st->carry_need)
             return RF_OK;
