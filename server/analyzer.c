@@ -135,6 +135,8 @@ static size_t attr_values(const struct fleet_device *d, enum attr a, uint32_t *o
     default:
         for (size_t i = 0; i < d->n_pol; i++) {
             const struct fleet_policy *p = &d->pol[i];
+            if (a == A_POLICY && !p->ike)
+                continue; /* an IPsec policy means nothing to an SSTP-only profile */
             uint32_t v = a == A_SERVER       ? p->server
                          : a == A_CONNECTION ? p->conn
                          : a == A_TUNNEL     ? p->tunnel
@@ -463,11 +465,27 @@ static int emit_spike(struct analyzer *an, struct out *o, int32_t code, uint32_t
     size_t n_devs = bits_count(&devs);
     if (recent_per_hour >= an->cfg.spike_factor * floor_rate &&
         (int)n_devs >= an->cfg.spike_min_devices) {
-        /* onset: walk back over elevated 10-minute buckets */
-        double elevated = an->cfg.spike_factor * floor_rate * B / 60.0;
+        /* Onset: walk back over elevated 10-minute buckets. The baseline
+         * that defines "elevated" must not contain the run itself (a ramp
+         * would raise its own bar), so it is recomputed from the buckets
+         * before the run until the run stops growing. */
         size_t k = 0;
-        while (k + 1 < nb && buckets[k + 1] > elevated)
-            k++;
+        double rate = floor_rate;
+        for (int iter = 0; iter < 8; iter++) {
+            double elevated = an->cfg.spike_factor * rate * B / 60.0;
+            size_t nk = 0;
+            while (nk + 1 < nb && buckets[nk + 1] > elevated)
+                nk++;
+            if (iter > 0 && nk <= k)
+                break;
+            k = nk;
+            uint64_t before = 0;
+            for (size_t j = k + 1; j < nb; j++)
+                before += buckets[j];
+            double hours = (double)(nb - k - 1) * B / 60.0;
+            rate = hours > 0 ? (double)before / hours : 0;
+            rate = rate > 1.0 ? rate : 1.0;
+        }
         uint32_t run_start = now_min - (uint32_t)k * B - (B - 1), onset_min = now_min;
         for (size_t i = 0; i < f->n_fails; i++) { /* the first failure of the run */
             const struct fleet_fail *x = &f->fails[i];

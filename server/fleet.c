@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* pbk keys kept in memory for the device checks; the device page reads the
  * full entry from SQLite. */
@@ -386,6 +387,7 @@ static int set_policy(struct fleet *f, struct fleet_policy *fp, const struct rf_
 {
     fp->device_tunnel = p->device_tunnel;
     fp->split = p->split_tunneling;
+    fp->ike = strcasecmp(p->tunnel_type, "Ikev2") == 0 || strcasecmp(p->tunnel_type, "Automatic") == 0;
     if (strtab_intern(&f->str, p->connection, &fp->conn) != RF_OK ||
         strtab_intern(&f->str, p->server, &fp->server) != RF_OK ||
         strtab_intern(&f->str, p->tunnel_type, &fp->tunnel) != RF_OK ||

@@ -45,6 +45,7 @@
 struct fleet_policy {
     uint32_t conn, server, tunnel, auth, fp; /* strtab ids; fp = IPsec policy JSON or 0 */
     bool device_tunnel, split;
+    bool ike; /* tunnel type Ikev2 or Automatic: an IPsec policy applies */
 };
 
 struct fleet_iface {
