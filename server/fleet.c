@@ -8,6 +8,7 @@
  * checks run again on the device's whole state.
  */
 #include "fleet.h"
+#include "fleet_internal.h"
 #include "buf.h"
 #include "log.h"
 #include "rasfleet/result.h"

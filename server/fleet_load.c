@@ -5,6 +5,7 @@
  * events of the hot horizon, then the device checks.
  */
 #include "fleet.h"
+#include "fleet_internal.h"
 #include "log.h"
 #include "rasfleet/result.h"
 #include "timeutil.h"
@@ -13,12 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Internal entry points of fleet.c used here. */
-int fleet_internal_device(struct fleet *f, const char *uid, long *out);
-int fleet_internal_snapshot(struct fleet *f, long di, const struct rf_batch *b, enum rf_kind kind,
-                            int64_t t);
-void fleet_internal_event(struct fleet *f, long di, const struct rf_record *r, uint32_t now_minute);
-int fleet_internal_checks(struct fleet *f, long di);
 
 struct loader {
     struct fleet *f;
