@@ -755,179 +755,152 @@ static int detail_interfaces(sqlite3 *db, int64_t dev, struct buf *b)
     return rc == RF_OK ? buf_append_char(b, ']') : rc;
 }
 
+/* Runs a per-device query (?1 = device id) and appends a JSON array with
+ * one element per row, written by row_fn. */
+typedef int (*detail_row_fn)(sqlite3_stmt *st, struct buf *b);
+
+static int detail_rows(sqlite3 *db, int64_t dev, const char *sql, detail_row_fn row_fn,
+                       struct buf *b)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return RF_ESTORAGE;
+    sqlite3_bind_int64(st, 1, dev);
+    int rc = buf_append_char(b, '[');
+    bool first = true;
+    while (rc == RF_OK && sqlite3_step(st) == SQLITE_ROW) {
+        if (!first)
+            rc = buf_append_char(b, ',');
+        first = false;
+        if (rc == RF_OK)
+            rc = row_fn(st, b);
+    }
+    sqlite3_finalize(st);
+    return rc == RF_OK ? buf_append_char(b, ']') : rc;
+}
+
 /* Rows whose JSON columns were written by the collector itself (canonical
  * JSON built with escaping), so they are embedded as they are. */
-static int detail_pbk(sqlite3 *db, int64_t dev, struct buf *b)
+static int pbk_row(sqlite3_stmt *st, struct buf *b)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT p.scope, c.s, s.s, p.time FROM pbk_entries p"
-                           " JOIN dict c ON c.id = p.connection JOIN dict s ON s.id = p.settings"
-                           " WHERE p.device = ?1 AND p.time ="
-                           " (SELECT max(time) FROM pbk_entries WHERE device = ?1) ORDER BY p.id",
-                           -1, &st, NULL) != SQLITE_OK)
-        return RF_ESTORAGE;
-    sqlite3_bind_int64(st, 1, dev);
-    int rc = buf_append_char(b, '[');
-    bool first = true;
-    while (rc == RF_OK && sqlite3_step(st) == SQLITE_ROW) {
-        rc = buf_printf(b, "%s{\"scope\":\"%s\"", first ? "" : ",",
+    int rc = buf_printf(b, "{\"scope\":\"%s\"",
                         rf_scope_name((enum rf_pbk_scope)sqlite3_column_int(st, 0)));
-        first = false;
-        put_col_str(b, "connection", st, 1, &rc);
-        if (rc == RF_OK)
-            rc = buf_printf(b, ",\"settings\":%s,", (const char *)sqlite3_column_text(st, 2));
-        if (rc == RF_OK)
-            rc = put_time(b, "time", sqlite3_column_int64(st, 3));
-        if (rc == RF_OK)
-            rc = buf_append_char(b, '}');
-    }
-    sqlite3_finalize(st);
-    return rc == RF_OK ? buf_append_char(b, ']') : rc;
+    put_col_str(b, "connection", st, 1, &rc);
+    if (rc == RF_OK)
+        rc = buf_printf(b, ",\"settings\":%s,", (const char *)sqlite3_column_text(st, 2));
+    if (rc == RF_OK)
+        rc = put_time(b, "time", sqlite3_column_int64(st, 3));
+    return rc == RF_OK ? buf_append_char(b, '}') : rc;
 }
 
-static int detail_policies(sqlite3 *db, int64_t dev, struct buf *b)
+static int policy_row(sqlite3_stmt *st, struct buf *b)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT c.s, sv.s, tt.s, am.s, p.split_tunneling, p.device_tunnel,"
-                           " ds.s, ip.s, p.time FROM vpn_policies p JOIN dict c ON c.id ="
-                           " p.connection JOIN dict sv ON sv.id = p.server JOIN dict tt ON tt.id"
-                           " = p.tunnel_type JOIN dict am ON am.id = p.auth_method LEFT JOIN dict"
-                           " ds ON ds.id = p.dns_suffix LEFT JOIN dict ip ON ip.id = p.ipsec"
-                           " WHERE p.device = ?1 AND p.time ="
-                           " (SELECT max(time) FROM vpn_policies WHERE device = ?1) ORDER BY p.id",
-                           -1, &st, NULL) != SQLITE_OK)
-        return RF_ESTORAGE;
-    sqlite3_bind_int64(st, 1, dev);
-    int rc = buf_append_char(b, '[');
-    bool first = true;
-    while (rc == RF_OK && sqlite3_step(st) == SQLITE_ROW) {
-        rc = buf_append_str(b, first ? "{\"connection\":" : ",{\"connection\":");
-        first = false;
-        if (rc == RF_OK)
-            rc = buf_append_json_str(b, (const char *)sqlite3_column_text(st, 0));
-        put_col_str(b, "server", st, 1, &rc);
-        put_col_str(b, "tunnel_type", st, 2, &rc);
-        put_col_str(b, "auth_method", st, 3, &rc);
-        if (rc == RF_OK)
-            rc = buf_printf(b, ",\"split_tunneling\":%s,\"device_tunnel\":%s",
-                            sqlite3_column_int(st, 4) ? "true" : "false",
-                            sqlite3_column_int(st, 5) ? "true" : "false");
-        put_col_str(b, "dns_suffix", st, 6, &rc);
-        if (rc == RF_OK)
-            rc = buf_printf(b, ",\"ipsec\":%s,",
-                            sqlite3_column_type(st, 7) == SQLITE_NULL
-                                ? "null"
-                                : (const char *)sqlite3_column_text(st, 7));
-        if (rc == RF_OK)
-            rc = put_time(b, "time", sqlite3_column_int64(st, 8));
-        if (rc == RF_OK)
-            rc = buf_append_char(b, '}');
-    }
-    sqlite3_finalize(st);
-    return rc == RF_OK ? buf_append_char(b, ']') : rc;
+    int rc = buf_append_str(b, "{\"connection\":");
+    if (rc == RF_OK)
+        rc = buf_append_json_str(b, (const char *)sqlite3_column_text(st, 0));
+    put_col_str(b, "server", st, 1, &rc);
+    put_col_str(b, "tunnel_type", st, 2, &rc);
+    put_col_str(b, "auth_method", st, 3, &rc);
+    if (rc == RF_OK)
+        rc = buf_printf(b, ",\"split_tunneling\":%s,\"device_tunnel\":%s",
+                        sqlite3_column_int(st, 4) ? "true" : "false",
+                        sqlite3_column_int(st, 5) ? "true" : "false");
+    put_col_str(b, "dns_suffix", st, 6, &rc);
+    if (rc == RF_OK)
+        rc = buf_printf(b, ",\"ipsec\":%s,",
+                        sqlite3_column_type(st, 7) == SQLITE_NULL
+                            ? "null"
+                            : (const char *)sqlite3_column_text(st, 7));
+    if (rc == RF_OK)
+        rc = put_time(b, "time", sqlite3_column_int64(st, 8));
+    return rc == RF_OK ? buf_append_char(b, '}') : rc;
 }
 
-static int detail_events(sqlite3 *db, int64_t dev, struct buf *b)
+static int put_error(struct buf *b, int32_t code)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT e.time, e.event_id, e.record_id, e.level, u.s, c.s,"
-                           " e.error_code, e.reason_code, e.coid, e.message FROM events e"
-                           " JOIN dict u ON u.id = e.user JOIN dict c ON c.id = e.connection"
-                           " WHERE e.device = ? ORDER BY e.time DESC, e.record_id DESC LIMIT 100",
-                           -1, &st, NULL) != SQLITE_OK)
-        return RF_ESTORAGE;
-    sqlite3_bind_int64(st, 1, dev);
-    int rc = buf_append_char(b, '[');
-    bool first = true;
-    while (rc == RF_OK && sqlite3_step(st) == SQLITE_ROW) {
-        rc = buf_append_str(b, first ? "{" : ",{");
-        first = false;
+    int rc = buf_append_str(b, ",\"error\":{");
+    if (rc == RF_OK)
+        rc = put_code_fields(b, code);
+    return rc == RF_OK ? buf_append_char(b, '}') : rc;
+}
+
+static int event_row(sqlite3_stmt *st, struct buf *b)
+{
+    int rc = buf_append_char(b, '{');
+    if (rc == RF_OK)
+        rc = put_time(b, "time", sqlite3_column_int64(st, 0));
+    if (rc == RF_OK)
+        rc = buf_printf(b, ",\"event_id\":%d,\"record_id\":%lld,\"level\":\"%s\"",
+                        sqlite3_column_int(st, 1), (long long)sqlite3_column_int64(st, 2),
+                        rf_level_name((enum rf_level)sqlite3_column_int(st, 3)));
+    put_col_str(b, "user", st, 4, &rc);
+    put_col_str(b, "connection", st, 5, &rc);
+    if (rc == RF_OK && sqlite3_column_type(st, 6) != SQLITE_NULL)
+        rc = put_error(b, sqlite3_column_int(st, 6));
+    if (rc == RF_OK && sqlite3_column_type(st, 7) != SQLITE_NULL) {
+        const struct catalog_entry *r = catalog_lookup_reason(sqlite3_column_int(st, 7));
+        rc = buf_printf(b, ",\"reason_code\":%d,\"reason\":", sqlite3_column_int(st, 7));
         if (rc == RF_OK)
-            rc = put_time(b, "time", sqlite3_column_int64(st, 0));
-        if (rc == RF_OK)
-            rc = buf_printf(b, ",\"event_id\":%d,\"record_id\":%lld,\"level\":\"%s\"",
-                            sqlite3_column_int(st, 1), (long long)sqlite3_column_int64(st, 2),
-                            rf_level_name((enum rf_level)sqlite3_column_int(st, 3)));
-        put_col_str(b, "user", st, 4, &rc);
-        put_col_str(b, "connection", st, 5, &rc);
-        if (rc == RF_OK && sqlite3_column_type(st, 6) != SQLITE_NULL) {
-            rc = buf_append_str(b, ",\"error\":{");
-            if (rc == RF_OK)
-                rc = put_code_fields(b, sqlite3_column_int(st, 6));
-            if (rc == RF_OK)
-                rc = buf_append_char(b, '}');
-        }
-        if (rc == RF_OK && sqlite3_column_type(st, 7) != SQLITE_NULL) {
-            const struct catalog_entry *r = catalog_lookup_reason(sqlite3_column_int(st, 7));
-            rc = buf_printf(b, ",\"reason_code\":%d,\"reason\":", sqlite3_column_int(st, 7));
-            if (rc == RF_OK)
-                rc = buf_append_json_str(b, r ? r->symbol : NULL);
-        }
-        put_col_str(b, "coid", st, 8, &rc);
-        put_col_str(b, "message", st, 9, &rc);
-        if (rc == RF_OK)
-            rc = buf_append_char(b, '}');
+            rc = buf_append_json_str(b, r ? r->symbol : NULL);
     }
-    sqlite3_finalize(st);
-    return rc == RF_OK ? buf_append_char(b, ']') : rc;
+    put_col_str(b, "coid", st, 8, &rc);
+    put_col_str(b, "message", st, 9, &rc);
+    return rc == RF_OK ? buf_append_char(b, '}') : rc;
 }
 
 /* Attempts: the events of one CoId, from the dial (20221) to the outcome. */
-static int detail_attempts(sqlite3 *db, int64_t dev, struct buf *b)
+static int attempt_row(sqlite3_stmt *st, struct buf *b)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(
-            db,
-            "SELECT e.coid, c.s, min(CASE WHEN e.event_id = 20221 THEN e.time END),"
-            " max(CASE WHEN e.event_id IN (20225, 20227) THEN e.time END),"
-            " max(CASE WHEN e.event_id = 20227 THEN 1 WHEN e.event_id = 20225 THEN 0 END),"
-            " max(CASE WHEN e.event_id = 20227 THEN e.error_code END),"
-            " max(CASE WHEN e.event_id BETWEEN 20221 AND 20224 THEN e.event_id END),"
-            " max(e.time) FROM events e JOIN dict c ON c.id = e.connection"
-            " WHERE e.device = ? AND e.coid IS NOT NULL GROUP BY e.coid"
-            " ORDER BY max(e.time) DESC LIMIT 50",
-            -1, &st, NULL) != SQLITE_OK)
-        return RF_ESTORAGE;
-    sqlite3_bind_int64(st, 1, dev);
-    int rc = buf_append_char(b, '[');
-    bool first = true;
-    while (rc == RF_OK && sqlite3_step(st) == SQLITE_ROW) {
-        rc = buf_append_str(b, first ? "{\"coid\":" : ",{\"coid\":");
-        first = false;
-        if (rc == RF_OK)
-            rc = buf_append_json_str(b, (const char *)sqlite3_column_text(st, 0));
-        put_col_str(b, "connection", st, 1, &rc);
-        bool has_dial = sqlite3_column_type(st, 2) != SQLITE_NULL;
-        bool has_end = sqlite3_column_type(st, 3) != SQLITE_NULL;
-        const char *outcome = sqlite3_column_type(st, 4) == SQLITE_NULL ? "in_progress"
-                              : sqlite3_column_int(st, 4)                ? "failure"
-                                                                         : "success";
-        if (rc == RF_OK)
-            rc = buf_printf(b, ",\"outcome\":\"%s\",", outcome);
-        if (rc == RF_OK)
-            rc = put_time(b, "time", sqlite3_column_int64(st, 7));
-        if (rc == RF_OK && has_dial && has_end)
-            rc = buf_printf(b, ",\"duration_ms\":%lld",
-                            (long long)(sqlite3_column_int64(st, 3) -
-                                        sqlite3_column_int64(st, 2)));
-        if (rc == RF_OK && sqlite3_column_type(st, 6) != SQLITE_NULL)
-            rc = buf_printf(b, ",\"last_stage\":%d", sqlite3_column_int(st, 6));
-        if (rc == RF_OK && sqlite3_column_type(st, 5) != SQLITE_NULL) {
-            rc = buf_append_str(b, ",\"error\":{");
-            if (rc == RF_OK)
-                rc = put_code_fields(b, sqlite3_column_int(st, 5));
-            if (rc == RF_OK)
-                rc = buf_append_char(b, '}');
-        }
-        if (rc == RF_OK)
-            rc = buf_append_char(b, '}');
-    }
-    sqlite3_finalize(st);
-    return rc == RF_OK ? buf_append_char(b, ']') : rc;
+    int rc = buf_append_str(b, "{\"coid\":");
+    if (rc == RF_OK)
+        rc = buf_append_json_str(b, (const char *)sqlite3_column_text(st, 0));
+    put_col_str(b, "connection", st, 1, &rc);
+    bool has_dial = sqlite3_column_type(st, 2) != SQLITE_NULL;
+    bool has_end = sqlite3_column_type(st, 3) != SQLITE_NULL;
+    const char *outcome = sqlite3_column_type(st, 4) == SQLITE_NULL ? "in_progress"
+                          : sqlite3_column_int(st, 4)                ? "failure"
+                                                                     : "success";
+    if (rc == RF_OK)
+        rc = buf_printf(b, ",\"outcome\":\"%s\",", outcome);
+    if (rc == RF_OK)
+        rc = put_time(b, "time", sqlite3_column_int64(st, 7));
+    if (rc == RF_OK && has_dial && has_end)
+        rc = buf_printf(b, ",\"duration_ms\":%lld",
+                        (long long)(sqlite3_column_int64(st, 3) - sqlite3_column_int64(st, 2)));
+    if (rc == RF_OK && sqlite3_column_type(st, 6) != SQLITE_NULL)
+        rc = buf_printf(b, ",\"last_stage\":%d", sqlite3_column_int(st, 6));
+    if (rc == RF_OK && sqlite3_column_type(st, 5) != SQLITE_NULL)
+        rc = put_error(b, sqlite3_column_int(st, 5));
+    return rc == RF_OK ? buf_append_char(b, '}') : rc;
 }
+
+static const char *const pbk_sql =
+    "SELECT p.scope, c.s, s.s, p.time FROM pbk_entries p"
+    " JOIN dict c ON c.id = p.connection JOIN dict s ON s.id = p.settings"
+    " WHERE p.device = ?1 AND p.time ="
+    " (SELECT max(time) FROM pbk_entries WHERE device = ?1) ORDER BY p.id";
+static const char *const policy_sql =
+    "SELECT c.s, sv.s, tt.s, am.s, p.split_tunneling, p.device_tunnel,"
+    " ds.s, ip.s, p.time FROM vpn_policies p JOIN dict c ON c.id ="
+    " p.connection JOIN dict sv ON sv.id = p.server JOIN dict tt ON tt.id"
+    " = p.tunnel_type JOIN dict am ON am.id = p.auth_method LEFT JOIN dict"
+    " ds ON ds.id = p.dns_suffix LEFT JOIN dict ip ON ip.id = p.ipsec"
+    " WHERE p.device = ?1 AND p.time ="
+    " (SELECT max(time) FROM vpn_policies WHERE device = ?1) ORDER BY p.id";
+static const char *const event_sql =
+    "SELECT e.time, e.event_id, e.record_id, e.level, u.s, c.s,"
+    " e.error_code, e.reason_code, e.coid, e.message FROM events e"
+    " JOIN dict u ON u.id = e.user JOIN dict c ON c.id = e.connection"
+    " WHERE e.device = ?1 ORDER BY e.time DESC, e.record_id DESC LIMIT 100";
+static const char *const attempt_sql =
+    "SELECT e.coid, c.s, min(CASE WHEN e.event_id = 20221 THEN e.time END),"
+    " max(CASE WHEN e.event_id IN (20225, 20227) THEN e.time END),"
+    " max(CASE WHEN e.event_id = 20227 THEN 1 WHEN e.event_id = 20225 THEN 0 END),"
+    " max(CASE WHEN e.event_id = 20227 THEN e.error_code END),"
+    " max(CASE WHEN e.event_id BETWEEN 20221 AND 20224 THEN e.event_id END),"
+    " max(e.time) FROM events e JOIN dict c ON c.id = e.connection"
+    " WHERE e.device = ?1 AND e.coid IS NOT NULL GROUP BY e.coid"
+    " ORDER BY max(e.time) DESC LIMIT 50";
 
 static int device_findings_json(const struct fleet *f, const struct fleet_device *d,
                                 struct buf *b)
@@ -995,19 +968,19 @@ static int get_device(struct api *api, const char *uid, struct http_api_response
     if (rc == RF_OK)
         rc = buf_append_str(b, ",\"pbk_entries\":");
     if (rc == RF_OK)
-        rc = detail_pbk(db, dev, b);
+        rc = detail_rows(db, dev, pbk_sql, pbk_row, b);
     if (rc == RF_OK)
         rc = buf_append_str(b, ",\"policies\":");
     if (rc == RF_OK)
-        rc = detail_policies(db, dev, b);
+        rc = detail_rows(db, dev, policy_sql, policy_row, b);
     if (rc == RF_OK)
         rc = buf_append_str(b, ",\"attempts\":");
     if (rc == RF_OK)
-        rc = detail_attempts(db, dev, b);
+        rc = detail_rows(db, dev, attempt_sql, attempt_row, b);
     if (rc == RF_OK)
         rc = buf_append_str(b, ",\"recent_events\":");
     if (rc == RF_OK)
-        rc = detail_events(db, dev, b);
+        rc = detail_rows(db, dev, event_sql, event_row, b);
     if (rc == RF_OK)
         rc = buf_append_char(b, '}');
     return rc;
