@@ -19,6 +19,12 @@ run_suite() {
 # Release is what deploy/quickstart.sh builds: -O3 sees warnings -O0 does not.
 echo "== build and test (Release)"
 run_suite build-test -DCMAKE_BUILD_TYPE=Release
+echo "== Windows agent: MinGW cross build (static .exe), smoke test under wine"
+deploy/windows/cross-build.sh build-win
+command -v wine >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wine wine64 >/dev/null
+CI=true RF_WINDOWS_TESTS=1 RF_BUILD_DIR="$PWD/build-test" RF_SOURCE_DIR="$PWD" RF_FIXTURES="$PWD/tests/fixtures" \
+  RF_WIN_AGENT_EXE="$PWD/build-win/agent/rasfleet-agent.exe" timeout 300 python3 tests/integration/test_agent_windows.py
+
 echo "== build and test under ASan+UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DRF_SANITIZE=ON

@@ -13,6 +13,11 @@
  *    crash between spooling and writing that file sends nothing twice.
  *  - rasphone.pbk of ProgramData and of every profile in the ProfileList
  *    registry key, through the file sources (sources_collect_files).
+ * As for files (sources.h), a source Windows cannot give (the event log
+ * service stopped, an API missing) is reported - "eventlog:Application" or
+ * "interfaces" in the log and status.json problems - and skipped: the
+ * other sources are still collected and the exit code does not change.
+ * Only the spool's and the state's errors (and memory) stop a cycle.
  */
 #define WIN32_LEAN_AND_MEAN
 #include <winsock2.h>
@@ -34,6 +39,7 @@
 #include "timeutil.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +47,7 @@
 #define NATIVE_MAX_PROFILES 256
 #define NATIVE_EVENTS_PER_CYCLE 200000
 #define NATIVE_QUERY L"*[System[Provider[@Name='RasClient']]]"
+#define EVENTLOG "eventlog:Application"
 
 struct native {
     char bookmark_path[OSDEP_PATH_MAX];
@@ -72,6 +79,25 @@ void native_destroy(struct native *n)
 static bool to_utf8(const wchar_t *w, char *out, size_t len)
 {
     return WideCharToMultiByte(CP_UTF8, 0, w, -1, out, (int)len, NULL, NULL) > 0;
+}
+
+/* A source Windows cannot give this cycle: reported, then skipped. */
+static void unavailable(const struct sources_config *sc, const char *source, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void unavailable(const struct sources_config *sc, const char *source, const char *fmt, ...)
+{
+    struct parse_report r;
+    va_list ap;
+    memset(&r, 0, sizeof(r));
+    snprintf(r.path, sizeof(r.path), "%s", source);
+    r.offset = -1;
+    r.item = -1;
+    r.fatal = true;
+    va_start(ap, fmt);
+    vsnprintf(r.reason, sizeof(r.reason), fmt, ap);
+    va_end(ap);
+    if (sc->report)
+        sc->report(sc->report_ctx, &r);
 }
 
 /* ---- rasphone.pbk files ---- */
@@ -153,11 +179,12 @@ struct iface_rows {
     size_t n;
 };
 
-static int read_ifaces(struct iface_rows *rows, uint64_t *hash)
+/* RF_ENOTFOUND (*err set): Windows gave no table */
+static int read_ifaces(struct iface_rows *rows, uint64_t *hash, DWORD *err)
 {
     PMIB_IPINTERFACE_TABLE t = NULL;
-    if (GetIpInterfaceTable(AF_UNSPEC, &t) != NO_ERROR)
-        return RF_EIO;
+    if ((*err = GetIpInterfaceTable(AF_UNSPEC, &t)) != NO_ERROR)
+        return RF_ENOTFOUND;
     rows->rec = calloc(t->NumEntries ? t->NumEntries : 1, sizeof(*rows->rec));
     rows->alias = calloc(t->NumEntries ? t->NumEntries : 1, sizeof(*rows->alias));
     if (!rows->rec || !rows->alias) {
@@ -202,13 +229,19 @@ static int read_ifaces(struct iface_rows *rows, uint64_t *hash)
     return RF_OK;
 }
 
-static int collect_ifaces(struct native *n, struct progress *p, struct batcher *b)
+static int collect_ifaces(struct native *n, const struct sources_config *sc, struct progress *p,
+                          struct batcher *b)
 {
     struct iface_rows rows = {NULL, NULL, 0};
     struct buf state = BUF_INIT;
     uint64_t hash, last_hash = 0, gen = 0;
-    int rc = read_ifaces(&rows, &hash);
-    if (rc != RF_OK)
+    DWORD err = 0;
+    int rc = read_ifaces(&rows, &hash, &err);
+    if (rc == RF_ENOTFOUND) {
+        unavailable(sc, "interfaces", "GetIpInterfaceTable failed (error %lu)", (unsigned long)err);
+        rc = RF_OK;
+    }
+    if (rc != RF_OK || !rows.rec)
         goto out;
     if (osdep_read_file(n->ifaces_path, 4096, &state) == RF_OK && state.data)
         sscanf(state.data, "%" SCNx64 " %" SCNu64, &last_hash, &gen);
@@ -275,12 +308,14 @@ static EVT_HANDLE open_bookmark(struct native *n, bool *have)
     return bm ? bm : EvtCreateBookmark(NULL);
 }
 
+/* RF_ENOTFOUND: Windows did not render the bookmark; else the write's result */
 static int save_bookmark(struct native *n, EVT_HANDLE bm)
 {
     wchar_t *w = NULL;
     DWORD cap = 0, used = 0;
-    int rc = RF_EIO;
+    int rc = RF_ENOTFOUND;
     if (render(bm, EvtRenderBookmark, &w, &cap, &used)) {
+        rc = RF_ENOMEM;
         int len = WideCharToMultiByte(CP_UTF8, 0, w, -1, NULL, 0, NULL, NULL);
         char *s = len > 0 ? malloc((size_t)len) : NULL;
         if (s && WideCharToMultiByte(CP_UTF8, 0, w, -1, s, len, NULL, NULL) == len) {
@@ -307,23 +342,32 @@ static int collect_events(struct native *n, const struct sources_config *sc, str
     q = EvtQuery(NULL, L"Application", NATIVE_QUERY,
                  EvtQueryChannelPath | EvtQueryForwardDirection);
     if (!q) {
-        log_error("native: EvtQuery failed (%lu)", (unsigned long)GetLastError());
-        return RF_EIO;
+        unavailable(sc, EVENTLOG, "EvtQuery failed (error %lu)", (unsigned long)GetLastError());
+        return RF_OK;
     }
     bm = open_bookmark(n, &have_bookmark);
+    if (!bm) {
+        unavailable(sc, EVENTLOG, "EvtCreateBookmark failed (error %lu)",
+                    (unsigned long)GetLastError());
+        goto out;
+    }
     if (have_bookmark && !EvtSeek(q, 1, bm, 0, EvtSeekRelativeToBookmark))
         log_warn("native: the bookmarked event is gone (log cleared or wrapped); reading from "
                  "the oldest event");
-    if ((rc = sources_stream_open(sc, "eventlog:Application", p, b, &st, &stream)) != RF_OK)
+    if ((rc = sources_stream_open(sc, EVENTLOG, p, b, &st, &stream)) != RF_OK)
         goto out;
-    while (rc == RF_OK && total < NATIVE_EVENTS_PER_CYCLE && !osdep_stop_requested() &&
+    bool broken = false; /* the bookmark could not follow: read no further this cycle */
+    while (rc == RF_OK && !broken && total < NATIVE_EVENTS_PER_CYCLE && !osdep_stop_requested() &&
            EvtNext(q, 32, events, 1000, 0, &got)) {
         for (DWORD i = 0; i < got; i++) {
-            if (rc == RF_OK && render(events[i], EvtRenderEventXml, &xml, &cap, &used)) {
+            if (rc == RF_OK && !broken && render(events[i], EvtRenderEventXml, &xml, &cap, &used)) {
                 /* UTF-16LE without BOM and without the final NUL: textenc recognises it */
                 rc = sources_stream_feed(stream, (const char *)xml, used >= 2 ? used - 2 : 0);
-                if (rc == RF_OK && !EvtUpdateBookmark(bm, events[i]))
-                    rc = RF_EIO;
+                if (rc == RF_OK && !EvtUpdateBookmark(bm, events[i])) {
+                    unavailable(sc, EVENTLOG, "EvtUpdateBookmark failed (error %lu)",
+                                (unsigned long)GetLastError());
+                    broken = true;
+                }
             }
             EvtClose(events[i]);
         }
@@ -335,8 +379,12 @@ static int collect_events(struct native *n, const struct sources_config *sc, str
         rc = close_rc;
     if (rc == RF_OK)
         rc = batcher_flush(b); /* every event up to the bookmark is in the spool now */
-    if (rc == RF_OK && total > 0)
-        rc = save_bookmark(n, bm);
+    if (rc == RF_OK && total > 0 && (rc = save_bookmark(n, bm)) == RF_ENOTFOUND) {
+        /* not saved: the next cycle reads these events again; the keys drop them */
+        unavailable(sc, EVENTLOG, "EvtRender of the bookmark failed (error %lu)",
+                    (unsigned long)GetLastError());
+        rc = RF_OK;
+    }
 out:
     sources_stream_close(stream);
     free(xml);
@@ -352,7 +400,7 @@ int native_collect(void *ctx, const struct sources_config *sc, struct progress *
     struct native *n = ctx;
     int rc = collect_pbk(sc, p, b);
     if (rc == RF_OK)
-        rc = collect_ifaces(n, p, b);
+        rc = collect_ifaces(n, sc, p, b);
     if (rc == RF_OK)
         rc = collect_events(n, sc, p, b);
     return rc;

@@ -26,12 +26,18 @@ static volatile LONG stop_flag;
 
 typedef LONG(WINAPI *rtl_get_version_fn)(PRTL_OSVERSIONINFOW);
 
+static bool narrow(const wchar_t *w, char *out, size_t len);
+
 static int fail_win(const char *what, const char *path)
 {
     DWORD e = GetLastError();
-    char msg[160] = "";
-    FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, e, 0, msg,
-                   sizeof(msg), NULL);
+    wchar_t wmsg[160];
+    char msg[480] = "";
+    /* the message in UTF-8 (status.json is JSON), not in the ANSI code page */
+    if (FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, e, 0, wmsg,
+                       sizeof(wmsg) / sizeof(wmsg[0]), NULL) == 0 ||
+        !narrow(wmsg, msg, sizeof(msg)))
+        msg[0] = '\0';
     size_t n = strlen(msg);
     while (n > 0 && (msg[n - 1] == '\r' || msg[n - 1] == '\n' || msg[n - 1] == ' '))
         msg[--n] = '\0';
@@ -44,12 +50,15 @@ static int fail_win(const char *what, const char *path)
     return RF_EIO;
 }
 
-/* UTF-8 -> UTF-16 (caller frees); NULL on failure. */
+/* UTF-8 -> UTF-16 (caller frees); NULL on failure, with the reason in
+ * last_error. */
 static wchar_t *wide(const char *s)
 {
     int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
-    if (n <= 0)
+    if (n <= 0) {
+        snprintf(last_error, sizeof(last_error), "path is not valid UTF-8: %.200s", s);
         return NULL;
+    }
     wchar_t *w = malloc((size_t)n * sizeof(wchar_t));
     if (w && MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, w, n) != n) {
         free(w);
@@ -173,8 +182,13 @@ int osdep_mkdirs(const char *dir)
         tmp[i] = '\0';
         int rc = mkdir_one(tmp);
         tmp[i] = c;
-        if (rc != RF_OK && GetFileAttributesA(tmp) == INVALID_FILE_ATTRIBUTES)
-            return rc;
+        if (rc != RF_OK) { /* e.g. a share root cannot be created: fine if dir exists */
+            wchar_t *w = wide(tmp);
+            bool exists = w && GetFileAttributesW(w) != INVALID_FILE_ATTRIBUTES;
+            free(w);
+            if (!exists)
+                return rc;
+        }
     }
     return mkdir_one(tmp);
 }
