@@ -27,6 +27,7 @@ void config_defaults(struct config *c)
     c->queue_batches = 1024;
     c->queue_bytes = 256u << 20;
     c->group_records = 50000;
+    c->group_wait_ms = 5;
     c->threads = 2;
     c->connection_timeout_s = 30;
     c->max_connections = 4096;
@@ -94,6 +95,7 @@ static const struct num_setting num_settings[] = {
     NUM("queue_batches", 1, 1000000, queue_batches),
     NUM("queue_bytes", 1024, 1ull << 40, queue_bytes),
     NUM("group_records", 1, 10000000, group_records),
+    NUM("group_wait_ms", 0, 1000, group_wait_ms),
     NUM("threads", 1, 256, threads),
     NUM("connection_timeout", 1, 3600, connection_timeout_s),
     NUM("max_connections", 1, 1000000, max_connections),

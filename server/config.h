@@ -23,6 +23,7 @@ struct config {
     size_t queue_batches;
     size_t queue_bytes;
     size_t group_records;
+    unsigned group_wait_ms;
     unsigned threads;
     unsigned connection_timeout_s;
     unsigned max_connections;

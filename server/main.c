@@ -297,6 +297,7 @@ static int cmd_serve(struct cli *cli)
         .retention_days = cfg->retention_days,
         .max_db_bytes = cfg->max_db_bytes,
         .retention_interval_s = 60,
+        .group_wait_ms = (int)cfg->group_wait_ms,
     };
     struct fleet_config fc = {.horizon_days = cfg->hot_days};
     struct analyzer_config ac;

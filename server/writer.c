@@ -39,6 +39,7 @@ struct writer_job {
     void *arg;
     struct writer_job *next;
     struct writer_result res;
+    int64_t queued_ns; /* when it entered the queue (monotonic) */
 };
 
 enum stmt_id {
@@ -104,6 +105,7 @@ struct writer {
     pthread_cond_t cond;
     struct writer_job *head, *tail; /* queue, guarded by lock */
     size_t depth, bytes;            /* guarded by lock */
+    size_t queued_records;          /* guarded by lock */
     bool stopping;                  /* guarded by lock */
     bool healthy;                   /* guarded by lock */
     int64_t devices_known;          /* guarded by lock */
@@ -662,6 +664,23 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&w->lock);
             break;
         }
+        /* Group commit works best with big groups: every commit rewrites the
+         * index pages it dirtied. Under load, let a small group fill for a
+         * few milliseconds (bounded by group_wait_ms from its oldest batch);
+         * an idle collector still commits at once, since nothing arrives. */
+        while (!w->stopping && w->queued_records < w->cfg.group_records / 4 &&
+               w->cfg.group_wait_ms > 0) {
+            int64_t waited = time_mono_ns() - w->head->queued_ns;
+            int64_t left = (int64_t)w->cfg.group_wait_ms * 1000000 - waited;
+            if (left <= 0 || w->depth < 2)
+                break;
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += left > 1000000 ? 1000000 : left;
+            ts.tv_sec += ts.tv_nsec / 1000000000L;
+            ts.tv_nsec %= 1000000000L;
+            pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+        }
         /* Take a group: whole batches up to the record budget. */
         struct writer_job *group = w->head, *last = w->head;
         size_t records = last->batch.n_records, n = 1;
@@ -677,6 +696,7 @@ static void *writer_main(void *arg)
         for (struct writer_job *j = group; j; j = j->next) {
             w->depth--;
             w->bytes -= j->bytes;
+            w->queued_records -= j->batch.n_records;
         }
         pthread_mutex_unlock(&w->lock);
         process_group(w, group);
@@ -800,6 +820,7 @@ int writer_submit(struct writer *w, struct rf_batch *batch, size_t bytes, writer
         return rc;
     }
     job->batch = *batch;
+    job->queued_ns = time_mono_ns();
     rf_batch_init(batch);
     job->bytes = bytes;
     job->done = done;
@@ -811,6 +832,7 @@ int writer_submit(struct writer *w, struct rf_batch *batch, size_t bytes, writer
     w->tail = job;
     w->depth++;
     w->bytes += bytes;
+    w->queued_records += job->batch.n_records;
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
     return RF_OK;

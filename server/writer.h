@@ -33,6 +33,7 @@ struct writer_config {
     int retention_days;       /* 0 = keep forever */
     int64_t max_db_bytes;     /* 0 = no cap (PRAGMA max_page_count) */
     int retention_interval_s; /* how often retention runs */
+    int group_wait_ms;        /* under load, let a small group fill this long (0 = never) */
 };
 
 struct writer_result {
