@@ -38,6 +38,7 @@ static int fail(struct decoder *d, const char *code, const char *field, const ch
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof(e->message), fmt, ap);
     va_end(ap);
+    utf8_sanitize_message(e->message); /* client text may be cut mid-character */
     return RF_EFORMAT;
 }
 

@@ -183,6 +183,8 @@ int event_xml_parse_time(const char *text, int64_t *out_ms)
                 if (s[k] < '0' || s[k] > '9')
                     return RF_EFORMAT;
         }
+        if (neg && v > 62167219200000ull)
+            return RF_EFORMAT; /* before 0000-01-01: no RFC 3339 time can carry it */
         *out_ms = neg ? -(int64_t)v : (int64_t)v;
         return RF_OK;
     }

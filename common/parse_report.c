@@ -3,6 +3,7 @@
  * decode-and-parse step of the JSON readers. See parse_report.h.
  */
 #include "parse_report.h"
+#include "utf8.h"
 #include "buf.h"
 #include "rasfleet/result.h"
 #include "textenc.h"
@@ -32,6 +33,7 @@ void parse_report_emit(struct parse_sink *sink, bool fatal, long line, long offs
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(r.reason, sizeof(r.reason), fmt, ap);
+    utf8_sanitize_message(r.reason);
     va_end(ap);
     sink->fn(sink->ctx, &r);
 }

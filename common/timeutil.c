@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <time.h>
 
+#define TIME_MIN_SECONDS (-62167219200LL) /* 0000-01-01T00:00:00Z */
+#define TIME_MAX_SECONDS (253402300799LL) /* 9999-12-31T23:59:59Z */
+
 int64_t time_now_ms(void)
 {
     struct timespec ts;
@@ -126,6 +129,10 @@ int time_parse_rfc3339(const char *s, size_t len, int64_t *out_ms)
         return RF_EFORMAT;
     int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + se - (int64_t)offset_min * 60;
+    /* An offset can push 0000-01-01 or 9999-12-31 out of the four-digit
+     * years, which no RFC 3339 time can then express: refuse it. */
+    if (secs < TIME_MIN_SECONDS || secs > TIME_MAX_SECONDS)
+        return RF_EFORMAT;
     *out_ms = secs * 1000 + ms;
     return RF_OK;
 }

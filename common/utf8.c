@@ -59,3 +59,20 @@ bad:
         *bad_offset = i;
     return false;
 }
+
+void utf8_sanitize_message(char *s)
+{
+    size_t len = strlen(s), i = 0;
+    while (i < len) {
+        size_t bad;
+        if (utf8_validate(s + i, len - i, &bad)) {
+            bad = len - i;
+        }
+        for (size_t k = i; k < i + bad; k++)
+            if ((unsigned char)s[k] < 0x20 || s[k] == 0x7f)
+                s[k] = ' ';
+        i += bad;
+        if (i < len)
+            s[i++] = '?'; /* one bad byte at a time; the rest is checked again */
+    }
+}

@@ -12,4 +12,9 @@
  * the offset of the first invalid byte. */
 bool utf8_validate(const char *buf, size_t len, size_t *bad_offset);
 
+/* Makes a NUL-terminated message safe to put in JSON and logs: every byte
+ * of an invalid or cut UTF-8 sequence (as "%.64s" can leave) becomes '?',
+ * and control characters become spaces so a message stays one line. */
+void utf8_sanitize_message(char *s);
+
 #endif

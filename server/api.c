@@ -14,6 +14,7 @@
 #include "rasfleet/result.h"
 #include "store.h"
 #include "timeutil.h"
+#include "utf8.h"
 
 #include <ctype.h>
 #include <cjson/cJSON.h>
@@ -1149,7 +1150,8 @@ int api_parse_baseline(const char *json, size_t len, struct rf_arena *a, struct 
                               &out->policy.dh_group, &out->policy.pfs_group};
         for (size_t i = 0; i < 6; i++) {
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(pol, names[i]);
-            if (!cJSON_IsString(v) || !*v->valuestring || strlen(v->valuestring) > 32) {
+            if (!cJSON_IsString(v) || !*v->valuestring || strlen(v->valuestring) > 32 ||
+                !utf8_validate(v->valuestring, strlen(v->valuestring), NULL)) {
                 snprintf(err, errlen, "policy.%s must be a PowerShell enum name", names[i]);
                 goto out;
             }

@@ -24,6 +24,7 @@
  * Pure functions: no state, no locks, no I/O; thread-safe.
  */
 #include "checks.h"
+#include "utf8.h"
 #include "rasfleet/result.h"
 
 #include <errno.h>
@@ -596,6 +597,8 @@ static struct jw *finding_begin(struct ctx *c)
     if (c->rc != RF_OK)
         c->w.rc = c->rc;
     jw_obj(&c->w, NULL);
+    if (c->reason.len) /* one line, even when an alias carries a newline */
+        utf8_sanitize_message(c->reason.data);
     jw_str(&c->w, "reason", c->reason.len ? c->reason.data : "");
     return &c->w;
 }
