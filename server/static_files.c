@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -63,6 +64,13 @@ int static_file_load(const char *web_dir, const char *url_path, struct buf *out,
         return RF_ENOTFOUND;
     const char *rel = strcmp(url_path, "/") == 0 ? "/index.html" : url_path;
     if ((size_t)snprintf(path, sizeof(path), "%s%s", web_dir, rel) >= sizeof(path))
+        return RF_ENOTFOUND;
+    /* O_NOFOLLOW covers the last component only: a symlinked directory
+     * inside the web dir must not lead outside it either. */
+    char real_dir[4096], real_file[4096];
+    size_t dlen;
+    if (!realpath(web_dir, real_dir) || !realpath(path, real_file) ||
+        strncmp(real_file, real_dir, dlen = strlen(real_dir)) != 0 || real_file[dlen] != '/')
         return RF_ENOTFOUND;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)

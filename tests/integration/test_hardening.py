@@ -186,6 +186,28 @@ class LimitsTest(unittest.TestCase):
             s, _, _ = c.request("GET", "/healthz")  # and the collector still serves
             self.assertEqual(s, 200)
 
+    def test_static_files_stay_inside_the_web_dir(self):
+        tmp = tempfile.mkdtemp(prefix="rf-web-")
+        try:
+            os.makedirs(os.path.join(tmp, "web"))
+            os.makedirs(os.path.join(tmp, "outside"))
+            with open(os.path.join(tmp, "web", "index.html"), "w") as f:
+                f.write("<!doctype html><title>ok</title>")
+            with open(os.path.join(tmp, "outside", "secret.txt"), "w") as f:
+                f.write("secret")
+            os.symlink("../outside", os.path.join(tmp, "web", "assets"))
+            with h.Collector(extra_args=["--web-dir", os.path.join(tmp, "web")]) as c:
+                s, rh, body = c.request("GET", "/")
+                self.assertEqual((s, body), (200, b"<!doctype html><title>ok</title>"))
+                self.assertIn("script-src 'self'", rh["content-security-policy"])
+                for path in ("/assets/secret.txt", "/../outside/secret.txt", "/.hidden",
+                             "/%2e%2e/outside/secret.txt"):
+                    s, _, body = c.request("GET", path)
+                    self.assertEqual(s, 404, path)
+                    self.assertNotIn(b"secret", body)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def test_admin_token_rotation_on_sighup(self):
         tmp = tempfile.mkdtemp(prefix="rf-rot-")
         try:
