@@ -13,54 +13,11 @@
 
 #include <cmocka.h>
 
+#include "parse_fixtures.h"
+
 #include "event_json.h"
 #include "rasfleet/result.h"
 #include "timeutil.h"
-
-static char *read_fixture(const char *rel, size_t *len)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", RF_FIXTURES, rel);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 4);
-    assert_non_null(p);
-    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    p[n] = '\0';
-    *len = (size_t)n;
-    return p;
-}
-
-struct reports {
-    size_t n;
-    struct parse_report r[16];
-};
-
-static void collect(void *ctx, const struct parse_report *r)
-{
-    struct reports *rs = ctx;
-    if (rs->n < 16)
-        rs->r[rs->n] = *r;
-    rs->n++;
-}
-
-struct recs {
-    size_t n;
-    struct rf_record r[16];
-};
-
-static int keep(void *ctx, const struct rf_record *rec)
-{
-    struct recs *rs = ctx;
-    if (rs->n < 16)
-        rs->r[rs->n] = *rec;
-    rs->n++;
-    return 0;
-}
 
 static void assert_time(int64_t ms, const char *expect)
 {
