@@ -27,25 +27,25 @@
 
 /* ---- small helpers ---- */
 
-static int bad_request(struct http_api_response *res, const char *msg)
+static int error_answer(struct http_api_response *res, int status, const char *code,
+                        const char *msg)
 {
-    res->status = 400;
+    res->status = status;
     buf_reset(&res->body);
-    int rc = buf_append_str(&res->body, "{\"error\":\"bad_request\",\"message\":");
+    int rc = buf_printf(&res->body, "{\"error\":\"%s\",\"message\":", code);
     if (rc == RF_OK)
         rc = buf_append_json_str(&res->body, msg);
     return rc == RF_OK ? buf_append_char(&res->body, '}') : rc;
 }
 
+static int bad_request(struct http_api_response *res, const char *msg)
+{
+    return error_answer(res, 400, "bad_request", msg);
+}
+
 static int not_found(struct http_api_response *res, const char *msg)
 {
-    int rc = bad_request(res, msg);
-    res->status = 404;
-    buf_reset(&res->body);
-    rc = buf_append_str(&res->body, "{\"error\":\"not_found\",\"message\":");
-    if (rc == RF_OK)
-        rc = buf_append_json_str(&res->body, msg);
-    return rc == RF_OK ? buf_append_char(&res->body, '}') : rc;
+    return error_answer(res, 404, "not_found", msg);
 }
 
 static int put_time(struct buf *b, const char *key, int64_t ms)
@@ -966,22 +966,19 @@ static int get_device(struct api *api, const char *uid, struct http_api_response
         rc = buf_append_str(b, ",\"interfaces\":");
     if (rc == RF_OK)
         rc = detail_interfaces(db, dev, b);
-    if (rc == RF_OK)
-        rc = buf_append_str(b, ",\"pbk_entries\":");
-    if (rc == RF_OK)
-        rc = detail_rows(db, dev, pbk_sql, pbk_row, b);
-    if (rc == RF_OK)
-        rc = buf_append_str(b, ",\"policies\":");
-    if (rc == RF_OK)
-        rc = detail_rows(db, dev, policy_sql, policy_row, b);
-    if (rc == RF_OK)
-        rc = buf_append_str(b, ",\"attempts\":");
-    if (rc == RF_OK)
-        rc = detail_rows(db, dev, attempt_sql, attempt_row, b);
-    if (rc == RF_OK)
-        rc = buf_append_str(b, ",\"recent_events\":");
-    if (rc == RF_OK)
-        rc = detail_rows(db, dev, event_sql, event_row, b);
+    static const struct {
+        const char *key;
+        const char *const *sql;
+        detail_row_fn row;
+    } sections[] = {{"pbk_entries", &pbk_sql, pbk_row},
+                    {"policies", &policy_sql, policy_row},
+                    {"attempts", &attempt_sql, attempt_row},
+                    {"recent_events", &event_sql, event_row}};
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]) && rc == RF_OK; i++) {
+        rc = buf_printf(b, ",\"%s\":", sections[i].key);
+        if (rc == RF_OK)
+            rc = detail_rows(db, dev, *sections[i].sql, sections[i].row, b);
+    }
     if (rc == RF_OK)
         rc = buf_append_char(b, '}');
     return rc;
