@@ -65,6 +65,8 @@ static struct {
     _Atomic uint64_t commit_records;
     _Atomic uint64_t storage_errors;
     _Atomic uint64_t retention_rows;
+    _Atomic uint64_t checkpoint_frames;
+    _Atomic uint64_t checkpoint_restarts;
 } m;
 
 const char *metrics_reject_name(enum metrics_reject r)
@@ -135,6 +137,13 @@ void metrics_count_retention(uint64_t rows)
     atomic_fetch_add_explicit(&m.retention_rows, rows, memory_order_relaxed);
 }
 
+void metrics_count_checkpoint(uint64_t frames, int restart)
+{
+    atomic_fetch_add_explicit(&m.checkpoint_frames, frames, memory_order_relaxed);
+    if (restart)
+        atomic_fetch_add_explicit(&m.checkpoint_restarts, 1, memory_order_relaxed);
+}
+
 void metrics_reset(void)
 {
     memset(&m, 0, sizeof(m));
@@ -201,6 +210,18 @@ static int render_counters(struct buf *b)
     if (rc == RF_OK)
         rc = buf_printf(b, "rasfleet_retention_deleted_rows_total %llu\n",
                         (unsigned long long)ld(&m.retention_rows));
+    if (rc == RF_OK)
+        rc = header(b, "rasfleet_wal_checkpoint_pages_total", "counter",
+                    "WAL pages copied into the database file by the background checkpointer.");
+    if (rc == RF_OK)
+        rc = buf_printf(b, "rasfleet_wal_checkpoint_pages_total %llu\n",
+                        (unsigned long long)ld(&m.checkpoint_frames));
+    if (rc == RF_OK)
+        rc = header(b, "rasfleet_wal_checkpoint_restarts_total", "counter",
+                    "Checkpoints forced because the WAL outgrew its limit.");
+    if (rc == RF_OK)
+        rc = buf_printf(b, "rasfleet_wal_checkpoint_restarts_total %llu\n",
+                        (unsigned long long)ld(&m.checkpoint_restarts));
     return rc;
 }
 

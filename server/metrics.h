@@ -68,6 +68,8 @@ void metrics_count_batch(int duplicate);
 void metrics_observe_commit(double seconds, uint64_t batches, uint64_t records);
 void metrics_count_storage_error(void);
 void metrics_count_retention(uint64_t rows);
+/* A background WAL checkpoint copied `frames` pages; restart: it was forced. */
+void metrics_count_checkpoint(uint64_t frames, int restart);
 
 /* Gauges read when /metrics is rendered. */
 struct metrics_gauges {

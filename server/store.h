@@ -32,6 +32,10 @@ int store_open(const char *path, enum store_mode mode, sqlite3 **out, char *errb
  * own transaction. Returns RF_OK or RF_ESTORAGE (errbuf filled). */
 int store_migrate(sqlite3 *db, char *errbuf, size_t errlen);
 
+/* Applies the migrations above the database's user_version up to target
+ * (tests use it to build a database as an older release left it). */
+int store_migrate_to(sqlite3 *db, int target, char *errbuf, size_t errlen);
+
 /* Number of migrations this build knows (the schema version it writes). */
 int store_schema_version(void);
 

@@ -14,6 +14,7 @@
 #include "writer.h"
 #include "batch_json.h"
 #include "buf.h"
+#include "checkpointer.h"
 #include "log.h"
 #include "metrics.h"
 #include "rasfleet/result.h"
@@ -99,6 +100,7 @@ struct writer {
     struct auth *auth;
     writer_commit_hook_fn hook;
     void *hook_arg;
+    struct checkpointer *checkpointer;
 
     pthread_t thread;
     pthread_mutex_t lock;
@@ -539,12 +541,15 @@ static bool queue_has_work(struct writer *w)
 }
 
 /* Deletes rows older than the retention window in steps of a few thousand
- * rows, each its own transaction, yielding whenever batches are queued. */
-/* Returns true when it finished, false when it yielded to queued batches. */
+ * rows, each its own transaction, yielding whenever batches are queued.
+ * Every call makes at least one step, so a collector that is never idle
+ * still ages its data out (one step per housekeeping second).
+ * Returns true when it finished, false when it yielded to queued batches. */
 static bool retention_run(struct writer *w)
 {
     static const char *const deletes[] = {
-        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time < ?1 LIMIT ?2)",
+        /* ?3 = cutoff minute: matches the events_minute expression index */
+        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time / 60000 < ?3 LIMIT ?2)",
         "DELETE FROM iface_metrics WHERE id IN"
         " (SELECT id FROM iface_metrics WHERE time < ?1 LIMIT ?2)",
         "DELETE FROM pbk_entries WHERE id IN (SELECT id FROM pbk_entries WHERE time < ?1 LIMIT ?2)",
@@ -558,17 +563,20 @@ static bool retention_run(struct writer *w)
     bool finished = true;
     int64_t cutoff = time_now_ms() - (int64_t)w->cfg.retention_days * 86400000;
     uint64_t total = 0;
-    for (size_t i = 0; i < sizeof(deletes) / sizeof(deletes[0]); i++) {
+    bool stepped = false;
+    for (size_t i = 0; i < sizeof(deletes) / sizeof(deletes[0]) && finished; i++) {
         sqlite3_stmt *st = NULL;
         if (sqlite3_prepare_v2(w->db, deletes[i], -1, &st, NULL) != SQLITE_OK)
             continue;
         for (;;) {
-            if (queue_has_work(w)) {
+            if (stepped && queue_has_work(w)) {
                 finished = false; /* ingest first; the rest waits for the next idle moment */
                 break;
             }
             sqlite3_bind_int64(st, 1, cutoff);
             sqlite3_bind_int(st, 2, RETENTION_STEP_ROWS);
+            if (sqlite3_bind_parameter_count(st) >= 3)
+                sqlite3_bind_int64(st, 3, cutoff / 60000);
             int rc = step_reset(st);
             int changed = sqlite3_changes(w->db);
             if (rc != SQLITE_DONE) {
@@ -576,6 +584,7 @@ static bool retention_run(struct writer *w)
                 break;
             }
             total += (uint64_t)changed;
+            stepped = stepped || changed > 0;
             if (changed < RETENTION_STEP_ROWS)
                 break;
         }
@@ -736,6 +745,7 @@ static int count_devices(sqlite3 *db, int64_t *out)
 
 static void writer_free(struct writer *w)
 {
+    checkpointer_stop(w->checkpointer);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(w->st[i]);
     if (w->db)
@@ -773,6 +783,13 @@ int writer_start(const struct writer_config *cfg, struct auth *auth, struct writ
                  (long long)(cfg->max_db_bytes / 4096 > 1 ? cfg->max_db_bytes / 4096 : 1));
         exec_simple(w->db, sql);
     }
+    /* checkpoints run on their own thread, off the commit path */
+    exec_simple(w->db, "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;");
+    struct checkpointer_config cc = {.db_path = cfg->db_path,
+                                     .interval_ms = 500,
+                                     .restart_frames = 65536};
+    if ((rc = checkpointer_start(&cc, &w->checkpointer, errbuf, errlen)) != RF_OK)
+        goto fail;
     if ((rc = prepare_all(w, errbuf, errlen)) != RF_OK)
         goto fail;
     if ((rc = count_devices(w->db, &w->devices_known)) != RF_OK) {
@@ -859,6 +876,8 @@ void writer_stop(struct writer *w)
     pthread_cond_broadcast(&w->cond);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
+    checkpointer_stop(w->checkpointer);
+    w->checkpointer = NULL;
     if (exec_simple(w->db, "PRAGMA wal_checkpoint(TRUNCATE)") != SQLITE_OK)
         log_warn("final WAL checkpoint failed: %s", sqlite3_errmsg(w->db));
     writer_free(w);

@@ -103,7 +103,7 @@ static const char *const TABLES[] = {"meta",         "dict",        "devices",
                                      "batches",      "events",      "iface_metrics",
                                      "pbk_entries",  "vpn_policies", "tokens"};
 static const char *const INDEXES[] = {"batches_received",     "events_device_record",
-                                      "events_time",          "iface_metrics_device",
+                                      "events_minute",        "iface_metrics_device",
                                       "iface_metrics_time",   "pbk_entries_device",
                                       "pbk_entries_time",     "vpn_policies_device",
                                       "vpn_policies_time"};
@@ -191,6 +191,48 @@ static void test_reopen_is_noop(void **state)
     assert_int_equal(store_migrate(db, err, sizeof(err)), RF_OK);
     assert_int_equal(query_int(db, "PRAGMA user_version"), store_schema_version());
     assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_schema"), objects);
+    sqlite3_close(db);
+}
+
+/* A database left by schema 1 (events_time) is upgraded in place: rows
+ * kept, the index replaced, and retention's query served by the new one. */
+static void test_upgrade_from_version_1(void **state)
+{
+    struct fx *f = *state;
+    sqlite3 *raw = NULL;
+    char err[256] = "", plan[256] = "";
+    assert_int_equal(sqlite3_open(f->path, &raw), SQLITE_OK);
+    assert_int_equal(store_migrate_to(raw, 1, err, sizeof(err)), RF_OK);
+    assert_true(object_exists(raw, "index", "events_time"));
+    assert_int_equal(sqlite3_exec(raw,
+                                  "INSERT INTO devices VALUES(1,'d',NULL,NULL,NULL,0,0);"
+                                  "INSERT INTO events(device,time,received,event_id,record_id,"
+                                  "level,user,connection) VALUES(1,120000,0,20227,1,2,1,1),"
+                                  "(1,60000,0,20227,2,2,1,1);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+    sqlite3 *db = NULL;
+    assert_int_equal(store_open(f->path, STORE_READ_WRITE, &db, err, sizeof(err)), RF_OK);
+    assert_int_equal(query_int(db, "PRAGMA user_version"), store_schema_version());
+    assert_false(object_exists(db, "index", "events_time"));
+    assert_true(object_exists(db, "index", "events_minute"));
+    assert_int_equal(query_int(db, "SELECT count(*) FROM events"), 2);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "EXPLAIN QUERY PLAN SELECT id FROM events"
+                                        " WHERE time / 60000 < 2 LIMIT 10",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) /* columns: id, parent, notused, detail */
+        snprintf(plan + strlen(plan), sizeof(plan) - strlen(plan), "%s;",
+                 (const char *)sqlite3_column_text(st, 3));
+    sqlite3_finalize(st);
+    if (!strstr(plan, "events_minute"))
+        fail_msg("retention query does not use events_minute: %s", plan);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM events WHERE time / 60000 < 2"), 1);
+    assert_int_equal(store_migrate_to(db, store_schema_version() + 1, err, sizeof(err)),
+                     RF_EINVAL);
     sqlite3_close(db);
 }
 
@@ -369,6 +411,7 @@ int main(void)
         T(test_open_fresh),
         T(test_schema_constraints),
         T(test_reopen_is_noop),
+        T(test_upgrade_from_version_1),
         T(test_newer_version_refused),
         T(test_failed_migration_rolls_back),
         T(test_open_not_a_database),

@@ -1122,6 +1122,61 @@ static void regression_retention_yield_waits_full_interval(void **state)
     assert_int_equal(q(f, "SELECT count(*) FROM events WHERE record_id >= 100"), 2);
 }
 
+/*
+ * Retention must make progress while the writer is never idle: housekeeping
+ * after a group takes at least one step even with batches queued. Before,
+ * it yielded before its first step whenever the queue held work, so under
+ * steady ingest expired rows were never deleted.
+ */
+static void test_retention_progresses_under_steady_ingest(void **state)
+{
+    struct fx *f = *state;
+    int64_t t0 = time_now_ms_for_test();
+    char old_t[96], new_t[96];
+    rfc3339(t0 - 10LL * 86400000, old_t, sizeof(old_t));
+    rfc3339(t0 - 60000, new_t, sizeof(new_t));
+    /* 7 500 expired events, stored while retention is off */
+    start(f);
+    struct rf_batch b;
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "old-%d", i);
+        timed_batch(&b, "dev-old", id, old_t, 1 + i * 2500, 2500);
+        submit_ok(f, &b, i);
+    }
+    wait_done(&f->t, 3);
+    stop(f);
+    assert_int_equal(q(f, "SELECT count(*) FROM events"), 7500);
+
+    f->cfg.retention_days = 3;
+    f->cfg.retention_interval_s = 0;
+    start(f);
+    /* keep the queue busy for 3.5 s (bounded in count too) */
+    int sent = 0;
+    int64_t end = time_now_ms_for_test() + 3500;
+    while (time_now_ms_for_test() < end && sent < 200000) {
+        char id[16];
+        snprintf(id, sizeof(id), "new-%d", sent);
+        timed_batch(&b, "dev-new", id, new_t, 1 + sent * 20, 20);
+        int rc;
+        while ((rc = writer_submit(f->w, &b, 2000, on_done, &f->ctx[3])) == RF_EBUSY)
+            usleep(500);
+        assert_int_equal(rc, RF_OK);
+        sent++;
+    }
+    /* still under load: some expired rows must be gone already */
+    int64_t left = q(f, "SELECT count(*) FROM events WHERE device ="
+                        " (SELECT id FROM devices WHERE uid = 'dev-old')");
+    wait_done(&f->t, 3 + sent);
+    if (left > 7500 - 2000)
+        fail_msg("only %lld of 7500 expired events deleted during 3.5 s of ingest"
+                 " (%d batches)",
+                 (long long)(7500 - left), sent);
+    assert_int_equal(q(f, "SELECT count(*) FROM events WHERE device ="
+                          " (SELECT id FROM devices WHERE uid = 'dev-new')"),
+                     (int64_t)sent * 20);
+}
+
 static void test_tokens_reloaded_from_database(void **state)
 {
     struct fx *f = *state;
@@ -1153,6 +1208,7 @@ int main(void)
     log_set_level(LOG_ERROR + 1); /* the failures below log on purpose */
     const struct CMUnitTest tests[] = {
         T(test_start_stats_stop),
+        T(test_retention_progresses_under_steady_ingest),
         T(test_start_bad_path),
         T(test_store_every_kind),
         T(test_duplicate_batch),
