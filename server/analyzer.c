@@ -561,6 +561,15 @@ static int emit_device_rules(struct out *o)
             size_t shown = 0;
             for (size_t i = 0; i < f->n_devs && shown < 10 && o->rc == RF_OK; i++) {
                 const struct fleet_device *d = &f->devs[i];
+                const char *const *evidence = NULL;
+                bool has_rule = false;
+                for (size_t k = 0; k < d->n_findings && !has_rule; k++)
+                    has_rule = d->findings[k].rule == r;
+                if (!has_rule)
+                    continue;
+                struct rf_arena a;
+                rf_arena_init(&a);
+                o->rc = fleet_device_evidence(f, d, &a, &evidence);
                 for (size_t k = 0; k < d->n_findings && shown < 10 && o->rc == RF_OK; k++) {
                     if (d->findings[k].rule != r)
                         continue;
@@ -570,8 +579,9 @@ static int emit_device_rules(struct out *o)
                     out_str(o, "hostname", strtab_get(&f->str, d->hostname));
                     out_str(o, "connection", strtab_get(&f->str, d->findings[k].conn));
                     if (o->rc == RF_OK)
-                        o->rc = buf_printf(o->b, ",\"detail\":%s}", d->findings[k].evidence);
+                        o->rc = buf_printf(o->b, ",\"detail\":%s}", evidence[k]);
                 }
+                rf_arena_free(&a);
             }
             if (o->rc == RF_OK)
                 o->rc = buf_append_str(o->b, "]}");

@@ -906,7 +906,12 @@ static const char *const attempt_sql =
 static int device_findings_json(const struct fleet *f, const struct fleet_device *d,
                                 struct buf *b)
 {
-    int rc = buf_append_char(b, '[');
+    struct rf_arena a;
+    const char *const *evidence = NULL;
+    rf_arena_init(&a);
+    int rc = fleet_device_evidence(f, d, &a, &evidence);
+    if (rc == RF_OK)
+        rc = buf_append_char(b, '[');
     for (size_t k = 0; k < d->n_findings && rc == RF_OK; k++) {
         const struct fleet_finding *fd = &d->findings[k];
         const struct check_rule *rule = checks_rule_at(fd->rule);
@@ -923,13 +928,16 @@ static int device_findings_json(const struct fleet *f, const struct fleet_device
         if (rc == RF_OK)
             rc = buf_append_json_str(b, strtab_get(&f->str, fd->conn));
         if (rc == RF_OK)
-            rc = buf_printf(b, ",\"evidence\":%s,\"remediation\":", fd->evidence);
+            rc = buf_printf(b, ",\"evidence\":%s,\"remediation\":", evidence[k]);
         if (rc == RF_OK)
             rc = checks_remediation_json(rule, b);
         if (rc == RF_OK)
             rc = buf_append_char(b, '}');
     }
-    return rc == RF_OK ? buf_append_char(b, ']') : rc;
+    if (rc == RF_OK)
+        rc = buf_append_char(b, ']');
+    rf_arena_free(&a);
+    return rc;
 }
 
 static int get_device(struct api *api, const char *uid, struct http_api_response *res)
@@ -1067,6 +1075,11 @@ static int get_remediation(struct api *api, const struct http_api_request *req,
             rc = put_time(b, "last_seen", d->last_seen);
         if (rc == RF_OK)
             rc = buf_append_str(b, ",\"findings\":[");
+        struct rf_arena a;
+        const char *const *evidence = NULL;
+        rf_arena_init(&a);
+        if (rc == RF_OK)
+            rc = fleet_device_evidence(f, d, &a, &evidence);
         size_t n = 0;
         for (size_t k = 0; k < d->n_findings && rc == RF_OK; k++) {
             const struct fleet_finding *fd = &d->findings[k];
@@ -1076,8 +1089,9 @@ static int get_remediation(struct api *api, const struct http_api_request *req,
             if (rc == RF_OK)
                 rc = buf_append_json_str(b, strtab_get(&f->str, fd->conn));
             if (rc == RF_OK)
-                rc = buf_printf(b, ",\"evidence\":%s}", fd->evidence);
+                rc = buf_printf(b, ",\"evidence\":%s}", evidence[k]);
         }
+        rf_arena_free(&a);
         if (rc == RF_OK)
             rc = buf_append_char(b, ']');
     }

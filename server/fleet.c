@@ -72,8 +72,6 @@ int fleet_init(struct fleet *f, const struct fleet_config *cfg)
 
 static void free_device_findings(struct fleet_device *d)
 {
-    for (size_t i = 0; i < d->n_findings; i++)
-        free(d->findings[i].evidence);
     free(d->findings);
     d->findings = NULL;
     d->n_findings = 0;
@@ -83,6 +81,8 @@ static void free_device_pbk(struct fleet_device *d)
 {
     for (size_t i = 0; i < d->n_pbk; i++)
         free(d->pbk[i].kv);
+    free(d->pbk);
+    d->pbk = NULL;
     d->n_pbk = 0;
 }
 
@@ -91,6 +91,8 @@ void fleet_free(struct fleet *f)
     for (size_t i = 0; i < f->n_devs; i++) {
         free_device_findings(&f->devs[i]);
         free_device_pbk(&f->devs[i]);
+        free(f->devs[i].ifs);
+        free(f->devs[i].pol);
     }
     free(f->devs);
     free(f->ring_tag);
@@ -307,6 +309,30 @@ static void apply_event(struct fleet *f, long di, const struct rf_record *r, uin
 
 /* ---- snapshots ---- */
 
+/* Records of kind with time t in b, at most room. */
+static size_t count_snapshot(const struct rf_batch *b, enum rf_kind kind, int64_t t, size_t room)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->n_records && n < room; i++)
+        n += b->records[i].kind == kind && b->records[i].time_ms == t;
+    return n;
+}
+
+/* Resizes *arr (elements of size elem) to exactly n; n == 0 frees it. */
+static int resize_exact(void **arr, size_t elem, size_t n)
+{
+    if (n == 0) {
+        free(*arr);
+        *arr = NULL;
+        return RF_OK;
+    }
+    void *p = realloc(*arr, n * elem);
+    if (!p)
+        return RF_ENOMEM;
+    *arr = p;
+    return RF_OK;
+}
+
 /* A batch with the snapshot's own time adds to it (a snapshot split over
  * two batches); a newer time replaces it. */
 static int set_ifaces(struct fleet *f, struct fleet_device *d, const struct rf_batch *b,
@@ -314,6 +340,9 @@ static int set_ifaces(struct fleet *f, struct fleet_device *d, const struct rf_b
 {
     if (t != d->snap_if_ms)
         d->n_if = 0;
+    size_t add = count_snapshot(b, RF_KIND_IFACE_METRIC, t, FLEET_MAX_IFACES - d->n_if);
+    if (resize_exact((void **)&d->ifs, sizeof(*d->ifs), d->n_if + add) != RF_OK)
+        return RF_ENOMEM;
     for (size_t i = 0; i < b->n_records && d->n_if < FLEET_MAX_IFACES; i++) {
         const struct rf_record *r = &b->records[i];
         if (r->kind != RF_KIND_IFACE_METRIC || r->time_ms != t)
@@ -339,10 +368,16 @@ static int set_pbk_entry(struct fleet *f, struct fleet_pbk *p, const struct rf_p
 {
     p->scope = (uint8_t)e->scope;
     p->n_kv = 0;
-    p->kv = calloc(N_CHECKED_KEYS, sizeof(*p->kv));
-    if (!p->kv || strtab_intern(&f->str, e->connection, &p->conn) != RF_OK)
+    p->kv = NULL;
+    p->conn = 0;
+    size_t checked = 0;
+    for (size_t k = 0; k < e->n_settings && checked < N_CHECKED_KEYS; k++)
+        checked += is_checked_key(e->settings[k].key);
+    if (checked && !(p->kv = calloc(checked, sizeof(*p->kv))))
         return RF_ENOMEM;
-    for (size_t k = 0; k < e->n_settings && p->n_kv < N_CHECKED_KEYS; k++) {
+    if (strtab_intern(&f->str, e->connection, &p->conn) != RF_OK)
+        return RF_ENOMEM;
+    for (size_t k = 0; k < e->n_settings && p->n_kv < checked; k++) {
         if (!is_checked_key(e->settings[k].key))
             continue;
         struct fleet_kv *kv = &p->kv[p->n_kv++];
@@ -357,11 +392,16 @@ static int set_pbk(struct fleet *f, struct fleet_device *d, const struct rf_batc
 {
     if (t != d->snap_pbk_ms)
         free_device_pbk(d);
+    size_t add = count_snapshot(b, RF_KIND_PBK_ENTRY, t, FLEET_MAX_PBK - d->n_pbk);
+    if (resize_exact((void **)&d->pbk, sizeof(*d->pbk), d->n_pbk + add) != RF_OK)
+        return RF_ENOMEM;
     for (size_t i = 0; i < b->n_records && d->n_pbk < FLEET_MAX_PBK; i++) {
         const struct rf_record *r = &b->records[i];
         if (r->kind != RF_KIND_PBK_ENTRY || r->time_ms != t)
             continue;
-        if (set_pbk_entry(f, &d->pbk[d->n_pbk++], &r->u.pbk) != RF_OK)
+        /* counted first, so a failure below leaves a consistent entry */
+        struct fleet_pbk *p = &d->pbk[d->n_pbk++];
+        if (set_pbk_entry(f, p, &r->u.pbk) != RF_OK)
             return RF_ENOMEM;
     }
     d->snap_pbk_ms = t;
@@ -402,6 +442,9 @@ static int set_policies(struct fleet *f, struct fleet_device *d, const struct rf
 {
     if (t != d->snap_pol_ms)
         d->n_pol = 0;
+    size_t add = count_snapshot(b, RF_KIND_VPN_POLICY, t, FLEET_MAX_POLICIES - d->n_pol);
+    if (resize_exact((void **)&d->pol, sizeof(*d->pol), d->n_pol + add) != RF_OK)
+        return RF_ENOMEM;
     for (size_t i = 0; i < b->n_records && d->n_pol < FLEET_MAX_POLICIES; i++) {
         const struct rf_record *r = &b->records[i];
         if (r->kind != RF_KIND_VPN_POLICY || r->time_ms != t)
@@ -452,29 +495,27 @@ static void collect_finding(void *arg, const struct check_rule *rule, const char
         s->rc = RF_ENOMEM;
         return;
     }
+    (void)evidence_json; /* recomputed on read: fleet_device_evidence() */
     d->findings = p;
     struct fleet_finding *fd = &d->findings[d->n_findings];
     fd->rule = (uint16_t)idx;
-    fd->evidence = strdup(evidence_json ? evidence_json : "{}");
-    if (!fd->evidence || strtab_intern(&s->f->str, connection, &fd->conn) != RF_OK) {
-        free(fd->evidence);
+    if (strtab_intern(&s->f->str, connection, &fd->conn) != RF_OK) {
         s->rc = RF_ENOMEM;
         return;
     }
     d->n_findings++;
 }
 
-/* Materialises the device's compact state as record structs for checks.c. */
-static int run_checks(struct fleet *f, struct fleet_device *d)
+/* Materialises the device's compact state as record structs for checks.c,
+ * everything allocated in a. */
+static int materialize(const struct fleet *f, const struct fleet_device *d, struct rf_arena *a,
+                       struct check_device *out)
 {
-    struct rf_arena a;
-    rf_arena_init(&a);
-    struct rf_iface_metric *ifs = rf_arena_alloc(&a, (d->n_if + 1u) * sizeof(*ifs));
-    struct rf_pbk_entry *pbk = rf_arena_alloc(&a, (d->n_pbk + 1u) * sizeof(*pbk));
-    struct rf_vpn_policy *pol = rf_arena_alloc(&a, (d->n_pol + 1u) * sizeof(*pol));
-    int rc = RF_ENOMEM;
+    struct rf_iface_metric *ifs = rf_arena_alloc(a, (d->n_if + 1u) * sizeof(*ifs));
+    struct rf_pbk_entry *pbk = rf_arena_alloc(a, (d->n_pbk + 1u) * sizeof(*pbk));
+    struct rf_vpn_policy *pol = rf_arena_alloc(a, (d->n_pol + 1u) * sizeof(*pol));
     if (!ifs || !pbk || !pol)
-        goto out;
+        return RF_ENOMEM;
     const struct strtab *st = &f->str;
     for (size_t i = 0; i < d->n_if; i++) {
         const struct fleet_iface *fi = &d->ifs[i];
@@ -486,9 +527,9 @@ static int run_checks(struct fleet *f, struct fleet_device *d)
     }
     for (size_t i = 0; i < d->n_pbk; i++) {
         const struct fleet_pbk *p = &d->pbk[i];
-        struct rf_pbk_setting *kv = rf_arena_alloc(&a, (p->n_kv + 1u) * sizeof(*kv));
+        struct rf_pbk_setting *kv = rf_arena_alloc(a, (p->n_kv + 1u) * sizeof(*kv));
         if (!kv)
-            goto out;
+            return RF_ENOMEM;
         for (size_t k = 0; k < p->n_kv; k++)
             kv[k] = (struct rf_pbk_setting){strtab_get(st, p->kv[k].key),
                                             strtab_get(st, p->kv[k].value)};
@@ -508,12 +549,12 @@ static int run_checks(struct fleet *f, struct fleet_device *d)
         v->device_tunnel = p->device_tunnel;
         if (p->fp) {
             /* fingerprint = cipher/auth/encryption/integrity/dh/pfs */
-            char *copy = rf_arena_strdup(&a, strtab_get(st, p->fp));
+            char *copy = rf_arena_strdup(a, strtab_get(st, p->fp));
             const char **dst[] = {&v->ipsec.cipher_transform, &v->ipsec.auth_transform,
                                   &v->ipsec.encryption_method, &v->ipsec.integrity_check_method,
                                   &v->ipsec.dh_group, &v->ipsec.pfs_group};
             if (!copy)
-                goto out;
+                return RF_ENOMEM;
             char *save = NULL, *tok = strtok_r(copy, "/", &save);
             for (size_t k = 0; k < 6; k++) {
                 *dst[k] = tok ? tok : "";
@@ -522,14 +563,65 @@ static int run_checks(struct fleet *f, struct fleet_device *d)
             v->has_ipsec = true;
         }
     }
+    *out = (struct check_device){ifs, d->n_if, pbk, d->n_pbk, pol, d->n_pol};
+    return RF_OK;
+}
+
+static int run_checks(struct fleet *f, struct fleet_device *d)
+{
+    struct rf_arena a;
+    struct check_device cd;
+    rf_arena_init(&a);
     free_device_findings(d);
-    struct check_device cd = {ifs, d->n_if, pbk, d->n_pbk, pol, d->n_pol};
+    int rc = materialize(f, d, &a, &cd);
     struct finding_sink sink = {f, d, RF_OK};
-    rc = checks_run(&cd, &f->baseline, collect_finding, &sink);
+    if (rc == RF_OK)
+        rc = checks_run(&cd, &f->baseline, collect_finding, &sink);
     if (rc == RF_OK)
         rc = sink.rc;
-out:
     rf_arena_free(&a);
+    return rc;
+}
+
+struct evidence_sink {
+    struct rf_arena *arena;
+    const char **ev;
+    size_t n, cap;
+    int rc;
+};
+
+static void keep_evidence(void *arg, const struct check_rule *rule, const char *connection,
+                          const char *evidence_json)
+{
+    struct evidence_sink *s = arg;
+    (void)rule;
+    (void)connection;
+    if (s->rc != RF_OK || s->n >= s->cap)
+        return; /* more than stored: the state changed under a writer? never with the lock */
+    s->ev[s->n] = rf_arena_strdup(s->arena, evidence_json ? evidence_json : "{}");
+    if (!s->ev[s->n])
+        s->rc = RF_ENOMEM;
+    s->n++;
+}
+
+int fleet_device_evidence(const struct fleet *f, const struct fleet_device *d,
+                          struct rf_arena *arena, const char *const **out)
+{
+    struct check_device cd;
+    struct evidence_sink sink = {arena, NULL, 0, d->n_findings, RF_OK};
+    *out = NULL;
+    sink.ev = rf_arena_alloc(arena, (d->n_findings + 1u) * sizeof(*sink.ev));
+    if (!sink.ev)
+        return RF_ENOMEM;
+    for (size_t k = 0; k <= d->n_findings; k++)
+        sink.ev[k] = "{}";
+    int rc = materialize(f, d, arena, &cd);
+    if (rc == RF_OK && d->n_findings)
+        rc = checks_run(&cd, &f->baseline, keep_evidence, &sink);
+    if (rc == RF_OK)
+        rc = sink.rc;
+    if (rc == RF_OK)
+        *out = sink.ev;
     return rc;
 }
 
@@ -633,10 +725,10 @@ size_t fleet_memory_bytes(const struct fleet *f)
                f->str.cap * sizeof(char *);
     for (size_t i = 0; i < f->n_devs; i++) {
         const struct fleet_device *d = &f->devs[i];
-        n += d->n_findings * sizeof(struct fleet_finding);
-        for (size_t k = 0; k < d->n_findings; k++)
-            n += strlen(d->findings[k].evidence) + 1;
-        n += d->n_pbk * N_CHECKED_KEYS * sizeof(struct fleet_kv);
+        n += d->n_findings * sizeof(struct fleet_finding) + d->n_if * sizeof(struct fleet_iface) +
+             d->n_pol * sizeof(struct fleet_policy) + d->n_pbk * sizeof(struct fleet_pbk);
+        for (size_t k = 0; k < d->n_pbk; k++)
+            n += d->pbk[k].n_kv * sizeof(struct fleet_kv);
     }
     return n;
 }

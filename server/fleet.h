@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "checks.h"
+#include "rasfleet/arena.h"
 #include "rasfleet/record.h"
 #include "strmap.h"
 #include "strtab.h"
@@ -68,10 +69,13 @@ struct fleet_pbk {
     struct fleet_kv *kv; /* checked keys only (see fleet.c) */
 };
 
+/* A device-check finding. Its evidence is not kept: the checks are a pure
+ * function of the device's stored state and the baseline, so readers
+ * recompute it with fleet_device_evidence() (8 bytes per finding instead of
+ * ~300 of JSON; docs/benchmarks.md). */
 struct fleet_finding {
-    uint16_t rule;      /* index into checks_rule_at() */
-    uint32_t conn;      /* strtab id, 0 = device-wide */
-    char *evidence;     /* JSON object, owned */
+    uint16_t rule; /* index into checks_rule_at() */
+    uint32_t conn; /* strtab id, 0 = device-wide */
 };
 
 struct fleet_device {
@@ -82,9 +86,10 @@ struct fleet_device {
     bool has_error;
     uint8_t n_pol, n_if, n_pbk;
     uint8_t primary_if; /* rf_if_type or FLEET_NO_IF */
-    struct fleet_policy pol[FLEET_MAX_POLICIES];
-    struct fleet_iface ifs[FLEET_MAX_IFACES];
-    struct fleet_pbk pbk[FLEET_MAX_PBK];
+    /* latest snapshots, exactly n_* long (at most FLEET_MAX_*), owned */
+    struct fleet_policy *pol;
+    struct fleet_iface *ifs;
+    struct fleet_pbk *pbk;
     int64_t snap_if_ms, snap_pbk_ms, snap_pol_ms;
     uint16_t n_findings;
     struct fleet_finding *findings;
@@ -157,5 +162,12 @@ int fleet_sort_recency(struct fleet *f);
 /* Policy of a device for a connection id, or NULL. */
 const struct fleet_policy *fleet_device_policy(const struct fleet_device *d, uint32_t conn);
 size_t fleet_memory_bytes(const struct fleet *f);
+
+/* The evidence JSON of each of d's findings, recomputed from its stored
+ * state: (*out)[k] belongs to d->findings[k] ("{}" should the checks no
+ * longer produce it). Strings and array live in arena. Read lock held.
+ * Returns RF_OK or RF_ENOMEM. */
+int fleet_device_evidence(const struct fleet *f, const struct fleet_device *d,
+                          struct rf_arena *arena, const char *const **out);
 
 #endif
