@@ -9,6 +9,16 @@
  *   A concentration finding needs |F| >= min_devices, support >= min_support
  *   and lift >= min_lift: a code spread evenly over the fleet (a trickle of
  *   691 wrong passwords) has lift near 1 and yields nothing.
+ *   Lift cannot exceed 1 / share, so a value held by half the fleet or more
+ *   (the main VPN server) can never reach lift 2. For such a value the
+ *   failure rates with and without it are compared instead:
+ *     rate ratio = (|F with v| / |R with v|) / (|F without v| / |R without v|)
+ *   (0.5 added to each count, so no side divides by zero), and it must be
+ *   >= min_rate_ratio, with support >= min_majority_support and at least
+ *   min_devices devices without v to compare against, and the binomial tail
+ *   P(X >= |F with v|) for |F| draws at the value's share must be below
+ *   max_p_value: 9 of 10 failing devices on a 60% server happens by chance
+ *   (p = 0.05), 30 of 30 does not (p = 2e-7).
  * Spike: failures of c in the last spike_window minutes against the hourly
  * rate of the spike_baseline hours before; onset = start of the contiguous
  * run of elevated 10-minute buckets that reaches now.
@@ -20,6 +30,7 @@
 #include "timeutil.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +44,9 @@ void analyzer_config_defaults(struct analyzer_config *c)
     c->min_devices = 10;
     c->min_lift = 2.0;
     c->min_support = 0.5;
+    c->min_rate_ratio = 4.0;
+    c->min_majority_support = 0.9;
+    c->max_p_value = 1e-4;
     c->spike_window_min = 60;
     c->spike_baseline_h = 24;
     c->spike_factor = 5.0;
@@ -112,9 +126,9 @@ static size_t bits_count(const struct bits *b)
 
 enum attr { A_SERVER, A_CONNECTION, A_POLICY, A_OS, A_AGENT, A_IFTYPE, A_TUNNEL, A_COUNT };
 
-static const char *const attr_names[A_COUNT] = {
-    "server", "connection", "policy", "os_version", "agent_version", "interface_type",
-    "tunnel_type"};
+static const char *const attr_names[A_COUNT] = {"server",     "connection",    "policy",
+                                                "os_version", "agent_version", "interface_type",
+                                                "tunnel_type"};
 
 #define NONE_VALUE 0xfffffffeu /* "no custom IPsec policy" for A_POLICY */
 
@@ -164,9 +178,9 @@ static int attr_value_json(const struct fleet *f, enum attr a, uint32_t v, struc
 /* A policy fingerprint cipher/auth/encryption/integrity/dh/pfs made readable. */
 static int policy_fields_json(const struct fleet *f, uint32_t fp, struct buf *b)
 {
-    static const char *const names[] = {"cipher_transform",       "auth_transform",
-                                        "encryption_method",      "integrity_check_method",
-                                        "dh_group",               "pfs_group"};
+    static const char *const names[] = {"cipher_transform",  "auth_transform",
+                                        "encryption_method", "integrity_check_method",
+                                        "dh_group",          "pfs_group"};
     const char *s = fp == NONE_VALUE ? NULL : strtab_get(&f->str, fp);
     if (!s)
         return buf_append_str(b, "null");
@@ -312,10 +326,66 @@ static void code_label(int32_t code, char *out, size_t len)
 
 struct code_info {
     int32_t code;
-    struct bits failing;     /* devices failing with the code in the pattern window */
+    struct bits failing; /* devices failing with the code in the pattern window */
     int64_t first_ms, last_ms;
     uint64_t failures;
 };
+
+/* P(X >= k) for X ~ Binomial(n, p), summed in log space. */
+static double binomial_upper_tail(unsigned n, unsigned k, double p)
+{
+    if (k == 0)
+        return 1.0;
+    if (p <= 0)
+        return 0.0;
+    if (p >= 1)
+        return 1.0;
+    double lp = log(p), lq = log1p(-p), lgn = lgamma((double)n + 1), sum = 0;
+    for (unsigned i = k; i <= n; i++) {
+        double term = exp(lgn - lgamma((double)i + 1) - lgamma((double)(n - i) + 1) + i * lp +
+                          (double)(n - i) * lq);
+        sum += term;
+        if (term < sum * 1e-12 && (double)i > (double)n * p)
+            break; /* past the mode the terms only shrink */
+    }
+    return sum < 1.0 ? sum : 1.0;
+}
+
+/* Failure rate with v against without v, 0.5 added to every count. */
+static double rate_ratio(unsigned failing_with, unsigned fleet_with, size_t n_fail,
+                         size_t n_reporting)
+{
+    double fw = failing_with + 0.5, nw = fleet_with + 1.0;
+    double fo = (double)(n_fail - failing_with) + 0.5,
+           no = (double)(n_reporting - fleet_with) + 1.0;
+    return (fw / nw) / (fo / no);
+}
+
+/* A value held by half the reporting fleet or more, concentrated beyond
+ * chance (see the top of the file). */
+static bool majority_concentration(const struct analyzer_config *cfg, unsigned failing,
+                                   unsigned fleet, size_t n_fail, size_t n_reporting, double *ratio,
+                                   double *p_value)
+{
+    double share = (double)fleet / (double)n_reporting;
+    double support = (double)failing / (double)n_fail;
+    if (share * cfg->min_lift < 1.0 || (int)failing < cfg->min_devices ||
+        support < cfg->min_majority_support || (long)(n_reporting - fleet) < (long)cfg->min_devices)
+        return false;
+    *ratio = rate_ratio(failing, fleet, n_fail, n_reporting);
+    if (*ratio < cfg->min_rate_ratio)
+        return false;
+    *p_value = binomial_upper_tail((unsigned)n_fail, failing, share);
+    return *p_value < cfg->max_p_value;
+}
+
+/* A code of one tunnel protocol only: every device failing with it uses
+ * that tunnel type, so the tunnel type explains nothing. */
+static bool protocol_bound(int32_t code)
+{
+    const struct catalog_entry *e = catalog_lookup(code);
+    return e && e->protocol != CATALOG_PROTOCOL_UNKNOWN && e->protocol != CATALOG_PROTOCOL_BOTH;
+}
 
 static int emit_concentration(struct analyzer *an, struct out *o, struct code_info *ci,
                               const struct bits *reporting, size_t n_reporting)
@@ -325,110 +395,156 @@ static int emit_concentration(struct analyzer *an, struct out *o, struct code_in
     if ((int)n_fail < an->cfg.min_devices)
         return RF_OK;
     const struct check_rule *rule = checks_rule_find("fleet-concentration");
-    for (int a = 0; a < A_COUNT && o->rc == RF_OK; a++) {
-        struct vcounts vc = {0};
-        uint32_t vals[FLEET_MAX_POLICIES + 1];
-        for (size_t i = 0; i < f->n_devs; i++) {
-            bool failing = bits_has(&ci->failing, i);
-            if (!failing && !bits_has(reporting, i))
-                continue;
-            size_t nv = attr_values(&f->devs[i], (enum attr)a, vals);
-            for (size_t k = 0; k < nv; k++) {
-                struct vcount *c = vc_get(&vc, vals[k]);
-                if (!c) {
-                    free(vc.v);
-                    return RF_ENOMEM;
+    /* Pass 0 names values by lift. Only a code that no value explains by
+     * lift gets pass 1, the majority values by rate ratio: the specific
+     * explanation first (a legacy policy rather than "IKEv2", which every
+     * device that can fail with an IKE code has). */
+    size_t emitted = 0;
+    for (int pass = 0; pass < 2 && o->rc == RF_OK && !(pass == 1 && emitted); pass++)
+        for (int a = 0; a < A_COUNT && o->rc == RF_OK; a++) {
+            if (pass == 1 && a == A_TUNNEL && protocol_bound(ci->code))
+                continue; /* an IKE code on IKEv2 devices is no finding */
+            struct vcounts vc = {0};
+            uint32_t vals[FLEET_MAX_POLICIES + 1];
+            for (size_t i = 0; i < f->n_devs; i++) {
+                bool failing = bits_has(&ci->failing, i);
+                if (!failing && !bits_has(reporting, i))
+                    continue;
+                size_t nv = attr_values(&f->devs[i], (enum attr)a, vals);
+                for (size_t k = 0; k < nv; k++) {
+                    struct vcount *c = vc_get(&vc, vals[k]);
+                    if (!c) {
+                        free(vc.v);
+                        return RF_ENOMEM;
+                    }
+                    c->fleet++;
+                    c->failing += failing;
                 }
-                c->fleet++;
-                c->failing += failing;
             }
-        }
-        /* the best qualifying value of this attribute */
-        struct vcount *best = NULL;
-        double best_lift = 0;
-        for (size_t k = 0; k < vc.n; k++) {
-            struct vcount *c = &vc.v[k];
-            double support = (double)c->failing / (double)n_fail;
-            double share = (double)c->fleet / (double)n_reporting;
-            double lift = share > 0 ? support / share : 0;
-            if ((int)c->failing >= an->cfg.min_devices && support >= an->cfg.min_support &&
-                lift >= an->cfg.min_lift && lift > best_lift) {
-                best = c;
-                best_lift = lift;
+            /* the best qualifying value of this attribute: by lift, else a
+             * majority value by rate ratio */
+            struct vcount *best = NULL;
+            double best_lift = 0, best_ratio = 0, best_p = 1;
+            bool majority = false;
+            for (size_t k = 0; k < vc.n; k++) {
+                struct vcount *c = &vc.v[k];
+                double support = (double)c->failing / (double)n_fail;
+                double share = (double)c->fleet / (double)n_reporting;
+                double lift = share > 0 ? support / share : 0;
+                if (pass == 0 && (int)c->failing >= an->cfg.min_devices &&
+                    support >= an->cfg.min_support && lift >= an->cfg.min_lift &&
+                    lift > best_lift) {
+                    best = c;
+                    best_lift = lift;
+                }
             }
-        }
-        if (best) {
-            char id[160], label[96], title[320];
-            struct buf vb = BUF_INIT;
-            code_label(ci->code, label, sizeof(label));
-            attr_value_json(f, (enum attr)a, best->value, &vb);
-            /* stable across restarts: named by the value, not its intern id */
-            const char *vtext = a == A_IFTYPE ? (best->value == FLEET_NO_IF
-                                                     ? "none"
-                                                     : rf_if_type_name(best->value))
-                                : a == A_POLICY && best->value == NONE_VALUE
-                                    ? "none"
-                                    : strtab_get(&f->str, best->value);
-            snprintf(id, sizeof(id), "concentration:%d:%s:%.80s", ci->code, attr_names[a],
-                     vtext ? vtext : "unknown");
-            const char *readable = a == A_POLICY && best->value == NONE_VALUE
-                                       ? "no custom IPsec policy (Windows defaults)"
-                                       : (vtext ? vtext : "unknown");
-            snprintf(title, sizeof(title), "Error %s concentrated on %s %s", label,
-                     attr_names[a], readable);
-            double support = (double)best->failing / (double)n_fail;
-            double share = (double)best->fleet / (double)n_reporting;
-            out_begin(o, id, rule, best_lift >= 5 ? "high" : "medium", n_fail, ci->first_ms,
-                      ci->last_ms);
-            out_str(o, "title", title);
-            char summary[512];
-            snprintf(summary, sizeof(summary),
-                     "%u of the %zu devices failing with %d in the last 24 h have %s %s "
-                     "(%.0f%%), against %.0f%% of the %zu reporting devices: %.1f times more "
-                     "than chance. Look at what is special about it.",
-                     best->failing, n_fail, ci->code, attr_names[a], readable,
-                     support * 100, share * 100, n_reporting, best_lift);
-            out_str(o, "summary", summary);
-            if (o->rc == RF_OK)
-                o->rc = buf_printf(o->b,
+            struct vcount *maj = NULL;
+            for (size_t k = 0; k < vc.n && pass == 1; k++) {
+                struct vcount *c = &vc.v[k];
+                double ratio = 0, p = 1;
+                if (majority_concentration(&an->cfg, c->failing, c->fleet, n_fail, n_reporting,
+                                           &ratio, &p) &&
+                    ratio > best_ratio) {
+                    maj = c;
+                    best_ratio = ratio;
+                    best_p = p;
+                }
+            }
+            if (!best && maj) {
+                best = maj;
+                majority = true;
+                best_lift = ((double)maj->failing / (double)n_fail) /
+                            ((double)maj->fleet / (double)n_reporting);
+            }
+            if (best) {
+                emitted++;
+                char id[160], label[96], title[320];
+                struct buf vb = BUF_INIT;
+                code_label(ci->code, label, sizeof(label));
+                attr_value_json(f, (enum attr)a, best->value, &vb);
+                /* stable across restarts: named by the value, not its intern id */
+                const char *vtext =
+                    a == A_IFTYPE
+                        ? (best->value == FLEET_NO_IF ? "none" : rf_if_type_name(best->value))
+                    : a == A_POLICY && best->value == NONE_VALUE ? "none"
+                                                                 : strtab_get(&f->str, best->value);
+                snprintf(id, sizeof(id), "concentration:%d:%s:%.80s", ci->code, attr_names[a],
+                         vtext ? vtext : "unknown");
+                const char *readable = a == A_POLICY && best->value == NONE_VALUE
+                                           ? "no custom IPsec policy (Windows defaults)"
+                                           : (vtext ? vtext : "unknown");
+                snprintf(title, sizeof(title), "Error %s concentrated on %s %s", label,
+                         attr_names[a], readable);
+                double support = (double)best->failing / (double)n_fail;
+                double share = (double)best->fleet / (double)n_reporting;
+                out_begin(o, id, rule, best_lift >= 5 || best_ratio >= 20 ? "high" : "medium",
+                          n_fail, ci->first_ms, ci->last_ms);
+                out_str(o, "title", title);
+                char summary[512];
+                if (majority)
+                    snprintf(summary, sizeof(summary),
+                             "%u of the %zu devices failing with %d in the last 24 h have %s %s "
+                             "(%.0f%%); it is held by %.0f%% of the %zu reporting devices, and "
+                             "devices with it fail %.1f times as often as devices without it. "
+                             "Look at what is special about it.",
+                             best->failing, n_fail, ci->code, attr_names[a], readable,
+                             support * 100, share * 100, n_reporting, best_ratio);
+                else
+                    snprintf(summary, sizeof(summary),
+                             "%u of the %zu devices failing with %d in the last 24 h have %s %s "
+                             "(%.0f%%), against %.0f%% of the %zu reporting devices: %.1f times "
+                             "more than chance. Look at what is special about it.",
+                             best->failing, n_fail, ci->code, attr_names[a], readable,
+                             support * 100, share * 100, n_reporting, best_lift);
+                out_str(o, "summary", summary);
+                if (o->rc == RF_OK)
+                    o->rc =
+                        buf_printf(o->b,
                                    ",\"evidence\":{\"code\":%d,\"window\":\"24h\","
                                    "\"failures\":%llu,\"failing_devices\":%zu,"
                                    "\"reporting_devices\":%zu,\"attribute\":\"%s\",\"value\":%s,",
-                                   ci->code, (unsigned long long)ci->failures, n_fail,
-                                   n_reporting, attr_names[a], vb.data ? vb.data : "null");
-            if (o->rc == RF_OK && a == A_POLICY) {
-                o->rc = buf_append_str(o->b, "\"policy_fields\":");
-                if (o->rc == RF_OK)
-                    o->rc = policy_fields_json(f, best->value, o->b);
-                if (o->rc == RF_OK)
-                    o->rc = buf_append_char(o->b, ',');
-            }
-            if (o->rc == RF_OK)
-                o->rc = buf_printf(o->b,
-                                   "\"failing_with_value\":%u,\"fleet_with_value\":%u,"
-                                   "\"support\":%.4f,\"fleet_share\":%.4f,\"lift\":%.3f}",
-                                   best->failing, best->fleet, support, share, best_lift);
-            /* affected devices: failing ones that have the value */
-            struct bits with;
-            if (bits_init(&with, f->n_devs) == RF_OK) {
-                for (size_t i = 0; i < f->n_devs; i++) {
-                    if (!bits_has(&ci->failing, i))
-                        continue;
-                    size_t nv = attr_values(&f->devs[i], (enum attr)a, vals);
-                    for (size_t k = 0; k < nv; k++)
-                        if (vals[k] == best->value)
-                            bits_set(&with, i);
+                                   ci->code, (unsigned long long)ci->failures, n_fail, n_reporting,
+                                   attr_names[a], vb.data ? vb.data : "null");
+                if (o->rc == RF_OK && a == A_POLICY) {
+                    o->rc = buf_append_str(o->b, "\"policy_fields\":");
+                    if (o->rc == RF_OK)
+                        o->rc = policy_fields_json(f, best->value, o->b);
+                    if (o->rc == RF_OK)
+                        o->rc = buf_append_char(o->b, ',');
                 }
-                out_devices(o, &with);
-                free(with.w);
+                if (o->rc == RF_OK)
+                    o->rc = buf_printf(o->b,
+                                       "\"failing_with_value\":%u,\"fleet_with_value\":%u,"
+                                       "\"support\":%.4f,\"fleet_share\":%.4f,\"lift\":%.3f,"
+                                       "\"rate_ratio\":%.3f,\"test\":\"%s\"",
+                                       best->failing, best->fleet, support, share, best_lift,
+                                       rate_ratio(best->failing, best->fleet, n_fail, n_reporting),
+                                       majority ? "rate_ratio" : "lift");
+                if (o->rc == RF_OK && majority)
+                    o->rc = buf_printf(o->b, ",\"p_value\":%.3g", best_p);
+                if (o->rc == RF_OK)
+                    o->rc = buf_append_char(o->b, '}');
+                /* affected devices: failing ones that have the value */
+                struct bits with;
+                if (bits_init(&with, f->n_devs) == RF_OK) {
+                    for (size_t i = 0; i < f->n_devs; i++) {
+                        if (!bits_has(&ci->failing, i))
+                            continue;
+                        size_t nv = attr_values(&f->devs[i], (enum attr)a, vals);
+                        for (size_t k = 0; k < nv; k++)
+                            if (vals[k] == best->value)
+                                bits_set(&with, i);
+                    }
+                    out_devices(o, &with);
+                    free(with.w);
+                }
+                out_code_remediation(o, ci->code);
+                if (o->rc == RF_OK)
+                    o->rc = buf_append_char(o->b, '}');
+                buf_free(&vb);
             }
-            out_code_remediation(o, ci->code);
-            if (o->rc == RF_OK)
-                o->rc = buf_append_char(o->b, '}');
-            buf_free(&vb);
+            free(vc.v);
         }
-        free(vc.v);
-    }
     return o->rc;
 }
 
@@ -516,8 +632,8 @@ static int emit_spike(struct analyzer *an, struct out *o, int32_t code, uint32_t
                                "\"baseline_per_hour\":%.2f,\"factor\":%.2f,\"onset\":\"%s\","
                                "\"devices\":%zu}",
                                code, win, (unsigned long long)recent, recent_per_hour,
-                               an->cfg.spike_baseline_h, (unsigned long long)base,
-                               base_per_hour, recent_per_hour / floor_rate, onset_ts, n_devs);
+                               an->cfg.spike_baseline_h, (unsigned long long)base, base_per_hour,
+                               recent_per_hour / floor_rate, onset_ts, n_devs);
         out_devices(o, &devs);
         out_code_remediation(o, code);
         if (o->rc == RF_OK)
@@ -640,8 +756,8 @@ static int build(struct analyzer *an, struct buf *b)
     size_t n_reporting = bits_count(&reporting);
     time_format_rfc3339(now, ts, sizeof(ts));
     if (rc == RF_OK)
-        rc = buf_printf(b, "{\"generated_at\":\"%s\",\"pattern_window\":\"24h\",\"findings\":[",
-                        ts);
+        rc =
+            buf_printf(b, "{\"generated_at\":\"%s\",\"pattern_window\":\"24h\",\"findings\":[", ts);
     o.rc = rc;
     for (size_t c = 0; c < n_codes && o.rc == RF_OK; c++) {
         emit_spike(an, &o, codes[c].code, now_min);

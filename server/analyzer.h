@@ -24,6 +24,10 @@ struct analyzer_config {
     int min_devices;        /* concentration: failing devices needed (default 10) */
     double min_lift;        /* concentration: lift needed (default 2.0) */
     double min_support;     /* concentration: share of failing devices (default 0.5) */
+    /* a value held by >= 1/min_lift of the fleet: rates with/without it */
+    double min_rate_ratio;       /* default 4 */
+    double min_majority_support; /* default 0.9 */
+    double max_p_value;          /* binomial tail, default 1e-4 */
     int spike_window_min;   /* recent window (default 60) */
     int spike_baseline_h;   /* trailing baseline (default 24) */
     double spike_factor;    /* recent rate / baseline rate (default 5) */
