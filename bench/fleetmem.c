@@ -109,7 +109,8 @@ int main(int argc, char **argv)
            " device index %zu\n",
            f.cap_devs * sizeof(struct fleet_device), f.cap_devs, snap_bytes, kv_bytes, n_findings,
            sizeof(struct fleet_finding), f.cap_fails * sizeof(struct fleet_fail), f.cap_fails,
-           f.str.bytes, strmap_bytes(&f.str.index), strmap_bytes(&f.dev_index));
+           f.str.bytes, strtab_memory_bytes(&f.str) - f.str.bytes,
+           f.dev_of_len * sizeof(uint32_t));
     fleet_unlock(&f);
     printf("devices=%zu batches=%llu failures_logged=%zu\n", n_devs, (unsigned long long)n_batches,
            n_fails);

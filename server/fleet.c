@@ -54,7 +54,6 @@ int fleet_init(struct fleet *f, const struct fleet_config *cfg)
         f->cfg.max_failures = 8u << 20;
     pthread_rwlock_init(&f->lock, NULL);
     strtab_init(&f->str);
-    strmap_init(&f->dev_index);
     rf_arena_init(&f->baseline_arena);
     f->ring_len = (uint32_t)f->cfg.horizon_days * 1440u;
     f->ring_tag = calloc(f->ring_len, sizeof(uint32_t));
@@ -100,7 +99,7 @@ void fleet_free(struct fleet *f)
     free(f->ring_failures);
     free(f->fails);
     strtab_free(&f->str);
-    strmap_free(&f->dev_index);
+    free(f->dev_of);
     rf_arena_free(&f->baseline_arena);
     pthread_rwlock_destroy(&f->lock);
     memset(f, 0, sizeof(*f));
@@ -118,8 +117,8 @@ void fleet_unlock(struct fleet *f)
 
 long fleet_find_device(const struct fleet *f, const char *uid)
 {
-    int64_t idx;
-    return strmap_get(&f->dev_index, uid, &idx) ? (long)idx : -1;
+    uint32_t id = strtab_find(&f->str, uid);
+    return id && id < f->dev_of_len && f->dev_of[id] ? (long)f->dev_of[id] - 1 : -1;
 }
 
 const struct fleet_policy *fleet_device_policy(const struct fleet_device *d, uint32_t conn)
@@ -145,8 +144,24 @@ static int device_for(struct fleet *f, const char *uid, long *out)
         f->devs = p;
         f->cap_devs = ncap;
     }
+    if (f->n_devs >= UINT32_MAX - 1)
+        return RF_ENOMEM;
+    uint32_t sid;
+    if (strtab_intern(&f->str, uid, &sid) != RF_OK)
+        return RF_ENOMEM;
+    if (sid >= f->dev_of_len) {
+        size_t n = f->str.cap > sid ? f->str.cap : (size_t)sid + 1;
+        uint32_t *p = realloc(f->dev_of, n * sizeof(*p));
+        if (!p)
+            return RF_ENOMEM;
+        memset(p + f->dev_of_len, 0, (n - f->dev_of_len) * sizeof(*p));
+        f->dev_of = p;
+        f->dev_of_len = n;
+    }
     struct fleet_device *d = &f->devs[f->n_devs];
     memset(d, 0, sizeof(*d));
+    d->uid = sid;
+    f->dev_of[sid] = (uint32_t)f->n_devs + 1;
     d->primary_if = FLEET_NO_IF;
     /* a new device enters at the old end (last_seen 0) */
     d->newer = f->oldest;
@@ -156,9 +171,6 @@ static int device_for(struct fleet *f, const char *uid, long *out)
     f->oldest = (uint32_t)f->n_devs;
     if (f->newest == FLEET_NONE)
         f->newest = (uint32_t)f->n_devs;
-    if (strtab_intern(&f->str, uid, &d->uid) != RF_OK ||
-        strmap_put(&f->dev_index, uid, (int64_t)f->n_devs) != RF_OK)
-        return RF_ENOMEM;
     *out = (long)f->n_devs++;
     return RF_OK;
 }
@@ -720,9 +732,8 @@ int fleet_set_baseline(struct fleet *f, const struct ipsec_baseline *b)
 size_t fleet_memory_bytes(const struct fleet *f)
 {
     size_t n = (size_t)f->ring_len * 12 + f->cap_fails * sizeof(struct fleet_fail) +
-               f->cap_devs * sizeof(struct fleet_device) + f->str.bytes +
-               strmap_bytes(&f->str.index) + strmap_bytes(&f->dev_index) +
-               f->str.cap * sizeof(char *);
+               f->cap_devs * sizeof(struct fleet_device) + strtab_memory_bytes(&f->str) +
+               f->dev_of_len * sizeof(uint32_t);
     for (size_t i = 0; i < f->n_devs; i++) {
         const struct fleet_device *d = &f->devs[i];
         n += d->n_findings * sizeof(struct fleet_finding) + d->n_if * sizeof(struct fleet_iface) +

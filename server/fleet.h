@@ -35,7 +35,6 @@
 #include "checks.h"
 #include "rasfleet/arena.h"
 #include "rasfleet/record.h"
-#include "strmap.h"
 #include "strtab.h"
 
 #define FLEET_MAX_POLICIES 8
@@ -114,7 +113,8 @@ struct fleet {
     pthread_rwlock_t lock;
     struct fleet_config cfg;
     struct strtab str;
-    struct strmap dev_index; /* uid -> index */
+    uint32_t *dev_of;        /* strtab id of a uid -> device index + 1 (0: none) */
+    size_t dev_of_len;
     struct fleet_device *devs;
     size_t n_devs, cap_devs;
     uint32_t ring_len;       /* minutes */
