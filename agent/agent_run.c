@@ -82,28 +82,36 @@ struct agent {
 
 static void set_error(struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static void set_error(struct agent *a, const char *fmt, ...)
+/* Remembers an error for the report (report_set_error) and status.json. */
+static void vnote_error(struct agent *a, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void vnote_error(struct agent *a, const char *fmt, va_list ap)
 {
     char text[REPORT_ERROR_MAX];
+    vsnprintf(text, sizeof(text), fmt, ap);
+    report_set_error(&a->health, time_now_ms(), text);
+}
+
+/* An error that stops something: remembered and logged as an error. */
+static void set_error(struct agent *a, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
+    vnote_error(a, fmt, ap);
     va_end(ap);
-    report_set_error(&a->health, time_now_ms(), text);
     log_error("%s", a->health.last_error);
 }
 
-/* An error that a retry may cure: remembered for the report, logged as a warning. */
+/* An error that a retry may cure: remembered; the caller logs it as it sees fit. */
 static void note_error(struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void note_error(struct agent *a, const char *fmt, ...)
 {
-    char text[REPORT_ERROR_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
+    vnote_error(a, fmt, ap);
     va_end(ap);
-    report_set_error(&a->health, time_now_ms(), text);
 }
 
 int agent_uuid_v4(char out[37])
@@ -213,6 +221,17 @@ static uint32_t random_u32(void)
     return v;
 }
 
+/* One POST of a gzip batch body; r->status is 0 when no answer arrived. */
+static void post_batch(struct agent *a, const char *batch_id, const void *body, size_t len,
+                       struct transport_response *r)
+{
+    struct transport_request req = {a->url, a->cfg->token, a->device_id, batch_id, body, len};
+    memset(r, 0, sizeof(*r));
+    r->retry_after_ms = -1;
+    if (a->tr->post(a->tr->ctx, &req, r) != RF_OK)
+        r->status = 0;
+}
+
 /* Waits ms if the cycle's retry budget allows it; false (offline) if not. */
 static bool wait_for_retry(struct agent *a, unsigned attempts, int64_t ms)
 {
@@ -263,14 +282,8 @@ static bool deliver_one(struct agent *a, const struct spool_entry *entry)
         int64_t now = time_now_ms();
         if (a->not_before_ms > now && !wait_for_retry(a, attempts, a->not_before_ms - now))
             goto out;
-        struct transport_request req = {a->url,     a->cfg->token, a->device_id,
-                                        e.batch_id, body.data,     body.len};
-        memset(&r, 0, sizeof(r));
-        r.retry_after_ms = -1;
-        int rc = a->tr->post(a->tr->ctx, &req, &r);
+        post_batch(a, e.batch_id, body.data, body.len, &r);
         attempts++;
-        if (rc != RF_OK)
-            r.status = 0;
         if (r.status == 200) {
             if (spool_ack(a->spool, e.seq) != RF_OK) {
                 set_error(a, "cannot delete delivered batch %s: %s", e.batch_id, osdep_strerror());
@@ -505,12 +518,7 @@ static void send_report(struct agent *a)
     if (batch_encode_json(&b, &a->json) != RF_OK ||
         gzip_deflate(a->json.data, a->json.len, 6, &a->gz) != RF_OK)
         return;
-    struct transport_request req = {a->url,   a->cfg->token, a->device_id,
-                                    batch_id, a->gz.data,    a->gz.len};
-    memset(&resp, 0, sizeof(resp));
-    resp.retry_after_ms = -1;
-    if (a->tr->post(a->tr->ctx, &req, &resp) != RF_OK)
-        resp.status = 0;
+    post_batch(a, batch_id, a->gz.data, a->gz.len, &resp);
     if (resp.status == 200) {
         a->health.last_success_ms = time_now_ms();
         log_debug("reported the agent's status (spool %" PRIu64 " bytes, %" PRIu64
