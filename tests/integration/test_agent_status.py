@@ -221,6 +221,8 @@ class AgentStatusTest(unittest.TestCase):
         ov = self.get("/api/v1/overview?window=1h")
         self.assertEqual((ov["agents_dropping"], ov["rejected_batches"]), (0, 1))
         self.assertEqual(self.get("/api/v1/devices?dropped=1")["total"], 0)
+        s, body = self.c.get_json("/api/v1/devices?dropped=yes")
+        self.assertEqual((s, body["error"]), (400, "bad_request"))
         self.assertEqual(self.get("/api/v1/devices?finding=agent-spool-drops")["total"], 0)
         # the counter survives the agent: the next run reports 1 again, no new loss
         p = self.run_agent(url=url)
