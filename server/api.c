@@ -937,7 +937,8 @@ static int put_opt_time(struct buf *b, const char *key, sqlite3_stmt *st, int co
     return rc == RF_OK ? put_time(b, key, sqlite3_column_int64(st, col)) : rc;
 }
 
-static int loss_row(sqlite3_stmt *st, struct buf *b)
+/* Opens an object with "time" and "received" from columns 0 and 1. */
+static int open_time_received(sqlite3_stmt *st, struct buf *b)
 {
     int rc = buf_append_char(b, '{');
     if (rc == RF_OK)
@@ -946,6 +947,12 @@ static int loss_row(sqlite3_stmt *st, struct buf *b)
         rc = buf_append_char(b, ',');
     if (rc == RF_OK)
         rc = put_time(b, "received", sqlite3_column_int64(st, 1));
+    return rc;
+}
+
+static int loss_row(sqlite3_stmt *st, struct buf *b)
+{
+    int rc = open_time_received(st, b);
     if (rc == RF_OK)
         rc = buf_printf(b, ",\"dropped_batches\":%lld,\"dropped_records\":%lld,"
                            "\"rejected_batches\":%lld}",
@@ -977,13 +984,7 @@ static int detail_agent(sqlite3 *db, int64_t dev, struct buf *b)
         rc = buf_append_str(b, "null");
         goto out;
     }
-    rc = buf_append_char(b, '{');
-    if (rc == RF_OK)
-        rc = put_time(b, "time", sqlite3_column_int64(st, 0));
-    if (rc == RF_OK)
-        rc = buf_append_char(b, ',');
-    if (rc == RF_OK)
-        rc = put_time(b, "received", sqlite3_column_int64(st, 1));
+    rc = open_time_received(st, b);
     put_col_str(b, "agent_version", st, 2, &rc);
     if (rc == RF_OK)
         rc = buf_printf(b, ",\"spool_bytes\":%lld,\"spool_batches\":%lld",

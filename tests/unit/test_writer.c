@@ -863,18 +863,24 @@ static void test_commit_hook_excludes_duplicates(void **state)
 
 /* ---- refusals ---- */
 
-static void test_batch_refused_alone(void **state)
+/* The database refuses any event with record_id 666 (not a storage error). */
+static void refuse_record_666(struct fx *f)
 {
-    struct fx *f = *state;
-    start(f);
-    /* the database refuses any event with record_id 666 (not a storage
-     * error): that batch fails alone, the rest of its group is stored */
     assert_int_equal(sqlite3_exec(f->db,
                                   "CREATE TRIGGER refuse_666 BEFORE INSERT ON events"
                                   " WHEN NEW.record_id = 666 BEGIN"
                                   " SELECT RAISE(ABORT, 'record 666 refused'); END",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
+}
+
+static void test_batch_refused_alone(void **state)
+{
+    struct fx *f = *state;
+    start(f);
+    /* the database refuses any event with record_id 666 (not a storage
+     * error): that batch fails alone, the rest of its group is stored */
+    refuse_record_666(f);
     lock_db(f);
     struct rf_batch b;
     simple_batch(&b, "dev-1", "warm", 1, 1);
@@ -1233,12 +1239,7 @@ static void test_agent_status_in_the_group_transaction(void **state)
 {
     struct fx *f = *state;
     start(f);
-    assert_int_equal(sqlite3_exec(f->db,
-                                  "CREATE TRIGGER refuse_666 BEFORE INSERT ON events"
-                                  " WHEN NEW.record_id = 666 BEGIN"
-                                  " SELECT RAISE(ABORT, 'record 666 refused'); END",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    refuse_record_666(f);
     lock_db(f);
     struct rf_batch b;
     simple_batch(&b, "dev-w", "warm", 1, 1);
