@@ -16,6 +16,7 @@
  */
 #include "agent_run.h"
 #include "backoff.h"
+#include "batch_json.h"
 #include "batcher.h"
 #include "gzip.h"
 #include "log.h"
@@ -23,6 +24,7 @@
 #include "progress.h"
 #include "rasfleet/result.h"
 #include "rasfleet/wire.h"
+#include "report.h"
 #include "sources.h"
 #include "spool.h"
 #include "timeutil.h"
@@ -72,8 +74,7 @@ struct agent {
     struct agent_cycle_stats cy;
     int64_t not_before_ms; /* a Retry-After still running, across cycles */
     bool reload_progress;  /* a storage failure left keys in memory that are not on disk */
-    char last_error[512];
-    int64_t last_error_ms;
+    struct report_health health; /* last success and last error, kept across runs */
     struct agent_problem problems[AGENT_MAX_PROBLEMS];
     size_t n_problems;
     struct buf json, gz;
@@ -81,14 +82,36 @@ struct agent {
 
 static void set_error(struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Remembers an error for the report (report_set_error) and status.json. */
+static void vnote_error(struct agent *a, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void vnote_error(struct agent *a, const char *fmt, va_list ap)
+{
+    char text[REPORT_ERROR_MAX];
+    vsnprintf(text, sizeof(text), fmt, ap);
+    report_set_error(&a->health, time_now_ms(), text);
+}
+
+/* An error that stops something: remembered and logged as an error. */
 static void set_error(struct agent *a, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(a->last_error, sizeof(a->last_error), fmt, ap);
+    vnote_error(a, fmt, ap);
     va_end(ap);
-    a->last_error_ms = time_now_ms();
-    log_error("%s", a->last_error);
+    log_error("%s", a->health.last_error);
+}
+
+/* An error that a retry may cure: remembered; the caller logs it as it sees fit. */
+static void note_error(struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void note_error(struct agent *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vnote_error(a, fmt, ap);
+    va_end(ap);
 }
 
 int agent_uuid_v4(char out[37])
@@ -198,6 +221,17 @@ static uint32_t random_u32(void)
     return v;
 }
 
+/* One POST of a gzip batch body; r->status is 0 when no answer arrived. */
+static void post_batch(struct agent *a, const char *batch_id, const void *body, size_t len,
+                       struct transport_response *r)
+{
+    struct transport_request req = {a->url, a->cfg->token, a->device_id, batch_id, body, len};
+    memset(r, 0, sizeof(*r));
+    r->retry_after_ms = -1;
+    if (a->tr->post(a->tr->ctx, &req, r) != RF_OK)
+        r->status = 0;
+}
+
 /* Waits ms if the cycle's retry budget allows it; false (offline) if not. */
 static bool wait_for_retry(struct agent *a, unsigned attempts, int64_t ms)
 {
@@ -248,14 +282,8 @@ static bool deliver_one(struct agent *a, const struct spool_entry *entry)
         int64_t now = time_now_ms();
         if (a->not_before_ms > now && !wait_for_retry(a, attempts, a->not_before_ms - now))
             goto out;
-        struct transport_request req = {a->url,     a->cfg->token, a->device_id,
-                                        e.batch_id, body.data,     body.len};
-        memset(&r, 0, sizeof(r));
-        r.retry_after_ms = -1;
-        int rc = a->tr->post(a->tr->ctx, &req, &r);
+        post_batch(a, e.batch_id, body.data, body.len, &r);
         attempts++;
-        if (rc != RF_OK)
-            r.status = 0;
         if (r.status == 200) {
             if (spool_ack(a->spool, e.seq) != RF_OK) {
                 set_error(a, "cannot delete delivered batch %s: %s", e.batch_id, osdep_strerror());
@@ -263,6 +291,7 @@ static bool deliver_one(struct agent *a, const struct spool_entry *entry)
                 goto out;
             }
             log_info("delivered batch %s (%" PRIu64 " records)", e.batch_id, e.records);
+            a->health.last_success_ms = time_now_ms();
             a->cy.delivered++;
             a->not_before_ms = 0;
             go_on = true;
@@ -284,13 +313,10 @@ static bool deliver_one(struct agent *a, const struct spool_entry *entry)
             goto out;
         }
         if (r.status == 0)
-            snprintf(a->last_error, sizeof(a->last_error), "cannot reach %.200s: %.200s", a->url,
-                     r.error);
+            note_error(a, "cannot reach %.200s: %.200s", a->url, r.error);
         else
-            snprintf(a->last_error, sizeof(a->last_error), "collector answered HTTP %ld: %.200s",
-                     r.status, r.body);
-        a->last_error_ms = time_now_ms();
-        log_warn("batch %s: %s", e.batch_id, a->last_error);
+            note_error(a, "collector answered HTTP %ld: %.200s", r.status, r.body);
+        log_warn("batch %s: %s", e.batch_id, a->health.last_error);
         int64_t delay = backoff_delay_ms(&a->policy, attempts, r.retry_after_ms, random_u32());
         if (r.retry_after_ms >= 0)
             a->not_before_ms = time_now_ms() + delay;
@@ -391,13 +417,14 @@ static int replay(struct agent *a)
 static int write_status(struct agent *a, int exit_code)
 {
     struct buf b = BUF_INIT;
-    char t0[TIME_RFC3339_MAX], t1[TIME_RFC3339_MAX], te[TIME_RFC3339_MAX];
+    char t0[TIME_RFC3339_MAX], t1[TIME_RFC3339_MAX], te[TIME_RFC3339_MAX], ts[TIME_RFC3339_MAX];
     uint64_t dropped_batches, dropped_records;
     const struct spool_entry *oldest = spool_entry_at(a->spool, 0);
     spool_drops(a->spool, &dropped_batches, &dropped_records);
     time_format_rfc3339(a->cy.started_ms, t0, sizeof(t0));
     time_format_rfc3339(time_now_ms(), t1, sizeof(t1));
-    time_format_rfc3339(a->last_error_ms, te, sizeof(te));
+    time_format_rfc3339(a->health.last_error_ms, te, sizeof(te));
+    time_format_rfc3339(a->health.last_success_ms, ts, sizeof(ts));
     int rc = buf_printf(&b, "{\n  \"agent_version\": \"%s\",\n  \"device_id\": ", AGENT_VERSION);
     if (rc == RF_OK)
         rc = buf_append_json_str(&b, a->device_id);
@@ -417,15 +444,20 @@ static int write_status(struct agent *a, int exit_code)
         rc = buf_printf(&b,
                         "  \"spool\": {\"batches\": %zu, \"bytes\": %" PRIu64
                         ", \"oldest_seq\": %" PRIu64 ", \"dropped_batches\": %" PRIu64
-                        ", \"dropped_records\": %" PRIu64 "},\n  \"last_error\": ",
+                        ", \"dropped_records\": %" PRIu64 ", \"rejected_batches\": %" PRIu64
+                        "},\n  \"last_error\": ",
                         spool_count(a->spool), spool_bytes(a->spool), oldest ? oldest->seq : 0,
-                        dropped_batches, dropped_records);
+                        dropped_batches, dropped_records, spool_rejects(a->spool));
     if (rc == RF_OK)
-        rc = buf_append_json_str(&b, a->last_error_ms ? a->last_error : NULL);
+        rc = buf_append_json_str(&b, a->health.last_error_ms ? a->health.last_error : NULL);
     if (rc == RF_OK)
         rc = buf_append_str(&b, ",\n  \"last_error_time\": ");
     if (rc == RF_OK)
-        rc = buf_append_json_str(&b, a->last_error_ms ? te : NULL);
+        rc = buf_append_json_str(&b, a->health.last_error_ms ? te : NULL);
+    if (rc == RF_OK)
+        rc = buf_append_str(&b, ",\n  \"last_success\": ");
+    if (rc == RF_OK)
+        rc = buf_append_json_str(&b, a->health.last_success_ms ? ts : NULL);
     if (rc == RF_OK)
         rc = buf_append_str(&b, ",\n  \"problems\": [");
     for (size_t i = 0; i < a->n_problems && rc == RF_OK; i++) {
@@ -453,6 +485,56 @@ static int write_status(struct agent *a, int exit_code)
     }
     buf_free(&b);
     return rc;
+}
+
+/* ---- the agent's report on itself ---- */
+
+/*
+ * Sends this cycle's agent_status in a batch of its own, once, never
+ * spooled: it carries cumulative totals, so a report that is lost is made
+ * good by the next one, and the spool never grows for it. Alone in its
+ * batch, it is the only thing a collector older than the record kind
+ * refuses (400 unknown_kind). Not tried when the collector was unreachable
+ * or refused the token in this cycle. The exit code does not depend on it.
+ */
+static void send_report(struct agent *a)
+{
+    struct rf_record r;
+    struct transport_response resp;
+    char batch_id[37];
+    uint64_t dropped, records;
+    int64_t now = time_now_ms();
+    if (a->cy.offline || a->cy.auth_failed || osdep_stop_requested() || a->not_before_ms > now ||
+        agent_uuid_v4(batch_id) != RF_OK)
+        return;
+    spool_drops(a->spool, &dropped, &records);
+    struct report_spool sp = {spool_bytes(a->spool), spool_count(a->spool),
+                              a->cfg->spool_max_bytes, dropped, records,
+                              spool_rejects(a->spool)};
+    report_record(&a->health, &sp, a->cy.sources.files_failed, AGENT_VERSION, now, &r);
+    struct rf_batch b = {.batch_id = batch_id, .agent = a->info, .n_records = 1, .records = &r};
+    buf_reset(&a->json);
+    buf_reset(&a->gz);
+    if (batch_encode_json(&b, &a->json) != RF_OK ||
+        gzip_deflate(a->json.data, a->json.len, 6, &a->gz) != RF_OK)
+        return;
+    post_batch(a, batch_id, a->gz.data, a->gz.len, &resp);
+    if (resp.status == 200) {
+        a->health.last_success_ms = time_now_ms();
+        log_debug("reported the agent's status (spool %" PRIu64 " bytes, %" PRIu64
+                  " batches dropped)",
+                  sp.bytes, dropped);
+    } else if (resp.status == 400 && strstr(resp.body, "unknown_kind")) {
+        log_info("the collector does not know agent_status records (it is older than this "
+                 "agent): the agent's status is not reported");
+    } else if (resp.status == 0) {
+        note_error(a, "cannot reach %.200s: %.200s", a->url, resp.error);
+        log_warn("agent status not reported: %s", a->health.last_error);
+    } else {
+        note_error(a, "collector answered HTTP %ld to the agent's status: %.200s", resp.status,
+                   resp.body);
+        log_warn("%s", a->health.last_error);
+    }
 }
 
 /* ---- lifecycle ---- */
@@ -509,6 +591,9 @@ int agent_open(const struct agent_config *cfg, const struct transport *tr, struc
         buf_printf(err, "cannot load the progress in %s: %s", cfg->state_dir, osdep_strerror());
         goto out;
     }
+    if (report_load(cfg->state_dir, &a->health) != RF_OK)
+        log_warn("cannot read %s/health (%s); the last error and success start empty",
+                 cfg->state_dir, osdep_strerror());
     /* a Retry-After longer than what is left of the budget ends the cycle's sending
        at once (backoff_should_retry); one over an hour is taken as an hour */
     a->policy = (struct backoff_policy){cfg->retry_base_ms, cfg->retry_max_delay_ms,
@@ -611,6 +696,9 @@ int agent_cycle(struct agent *a)
         code = AGENT_EXIT_UNDELIVERED;
     else
         code = AGENT_EXIT_OK;
+    send_report(a);
+    if (report_save(a->cfg->state_dir, &a->health) != RF_OK)
+        log_error("cannot write %s/health: %s", a->cfg->state_dir, osdep_strerror());
     log_info("cycle done: %zu records in %zu batches spooled, %zu delivered, %zu rejected, %zu "
              "still spooled (%" PRIu64 " bytes), %zu source problem(s); peak RSS %ld KiB; exit %d",
              a->cy.records, a->cy.spooled, a->cy.delivered, a->cy.rejected, spool_count(a->spool),

@@ -6,7 +6,9 @@
  * (crash recovery), expire old batches, deliver what the spool holds,
  * collect (each batch flushed by the batcher is gzip-compressed, given a
  * UUID v4 batch_id, written to the spool, its progress applied, and then
- * delivery is tried), deliver again, write status.json.
+ * delivery is tried), deliver again, report the agent itself (one
+ * agent_status record in a batch of its own, never spooled: report.h),
+ * write status.json.
  *
  * Delivery of one batch (oldest first): 200 -> deleted; 401, 403, 404 or
  * a redirect -> configuration error: nothing more is sent this cycle, the

@@ -28,6 +28,7 @@ struct spool {
     size_t n, cap;
     uint64_t total;
     uint64_t dropped_batches, dropped_records;
+    uint64_t rejected_batches;
     size_t cleaned_tmp, corrupt;
 };
 
@@ -201,7 +202,8 @@ static int scan_one(void *ctx, const char *name)
     return 0;
 }
 
-static int load_drops(struct spool *s)
+/* Loads the counters file ("dropped"); a missing one is all zeros. */
+static int load_counters(struct spool *s)
 {
     char path[OSDEP_PATH_MAX];
     struct buf b = BUF_INIT;
@@ -218,18 +220,22 @@ static int load_drops(struct spool *s)
     if (sscanf(b.data ? b.data : "", "batches %" SCNu64 "\nrecords %" SCNu64, &s->dropped_batches,
                &s->dropped_records) != 2)
         log_warn("spool: %s is unreadable; drop counters restart at 0", path);
+    const char *rej = b.data ? strstr(b.data, "\nrejected ") : NULL;
+    if (rej && sscanf(rej, "\nrejected %" SCNu64, &s->rejected_batches) != 1)
+        s->rejected_batches = 0;
 out:
     buf_free(&b);
     return rc;
 }
 
-static int save_drops(struct spool *s)
+static int save_counters(struct spool *s)
 {
-    char path[OSDEP_PATH_MAX], text[128];
+    char path[OSDEP_PATH_MAX], text[160];
     if (osdep_path(path, sizeof(path), "%s/dropped", s->dir) != RF_OK)
         return RF_EINVAL;
-    int n = snprintf(text, sizeof(text), "batches %" PRIu64 "\nrecords %" PRIu64 "\n",
-                     s->dropped_batches, s->dropped_records);
+    int n = snprintf(text, sizeof(text),
+                     "batches %" PRIu64 "\nrecords %" PRIu64 "\nrejected %" PRIu64 "\n",
+                     s->dropped_batches, s->dropped_records, s->rejected_batches);
     struct osdep_chunk c = {text, (size_t)n};
     return osdep_write_atomic(path, &c, 1);
 }
@@ -249,7 +255,7 @@ int spool_open(const char *dir, const struct spool_limits *lim, struct spool **o
     s->lim = *lim;
     if ((rc = osdep_mkdirs(s->rejected)) != RF_OK)
         goto out;
-    if ((rc = load_drops(s)) != RF_OK)
+    if ((rc = load_counters(s)) != RF_OK)
         goto out;
     rc = osdep_list_dir(s->dir, scan_one, &sc);
     if (rc == 1 || sc.rc != RF_OK)
@@ -312,6 +318,11 @@ void spool_drops(const struct spool *s, uint64_t *batches, uint64_t *records)
     *records = s->dropped_records;
 }
 
+uint64_t spool_rejects(const struct spool *s)
+{
+    return s->rejected_batches;
+}
+
 /* Deletes the oldest batch and counts it as dropped. */
 static int drop_oldest(struct spool *s, const char *why)
 {
@@ -326,7 +337,7 @@ static int drop_oldest(struct spool *s, const char *why)
     s->dropped_batches++;
     s->dropped_records += e->records;
     remove_at(s, 0);
-    return save_drops(s);
+    return save_counters(s);
 }
 
 static bool valid_id(const char *id)
@@ -416,9 +427,11 @@ int spool_reject(struct spool *s, uint64_t seq, const char *reason)
     entry_path(s, seq, path, sizeof(path));
     snprintf(name, sizeof(name), "%020" PRIu64 ".batch", seq);
     int rc = move_aside(s, name, path, reason);
-    if (rc == RF_OK)
-        remove_at(s, i);
-    return rc;
+    if (rc != RF_OK)
+        return rc;
+    remove_at(s, i);
+    s->rejected_batches++;
+    return save_counters(s);
 }
 
 int spool_expire(struct spool *s, int64_t now_ms)

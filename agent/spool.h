@@ -10,7 +10,10 @@
  *                                decimal digits, so name order = age order)
  *   *.tmp                        a write that did not finish: ignored and
  *                                deleted by spool_open()
- *   dropped                      "batches N\nrecords M\n": drops so far
+ *   dropped                      the spool's counters: "batches N\nrecords M\n"
+ *                                (drops so far), then "rejected N\n" (batches
+ *                                moved to rejected/ so far; older agents wrote
+ *                                no such line: 0)
  *   rejected/NNN.batch + .reason batches the collector refused (4xx)
  *
  * A .batch file is a short text header, then the gzip body exactly as it
@@ -89,7 +92,8 @@ int spool_read(const struct spool *s, uint64_t seq, struct buf *body, struct buf
 int spool_ack(struct spool *s, uint64_t seq);
 
 /* The collector refused the batch for good: moves it to rejected/ and
- * writes rejected/NNN.reason with reason (one line or more of text). */
+ * writes rejected/NNN.reason with reason (one line or more of text), and
+ * counts it (persistent). */
 int spool_reject(struct spool *s, uint64_t seq, const char *reason);
 
 /* Drops (counted) every batch created before now_ms - max_age_ms. */
@@ -97,6 +101,10 @@ int spool_expire(struct spool *s, int64_t now_ms);
 
 /* Batches and records dropped since the spool was created (persistent). */
 void spool_drops(const struct spool *s, uint64_t *batches, uint64_t *records);
+
+/* Batches moved to rejected/ by spool_reject() since the spool was created
+ * (persistent). */
+uint64_t spool_rejects(const struct spool *s);
 
 /* Path of the rejected/ folder ("<dir>/rejected"). */
 const char *spool_rejected_dir(const struct spool *s);

@@ -121,6 +121,31 @@ static int get_bool(struct decoder *d, const cJSON *obj, const char *name, bool 
     return RF_OK;
 }
 
+/* Reads an RFC 3339 time field. required=false: absent or null gives *present = false;
+ * a required one may not be null (wrong_type). */
+static int get_time(struct decoder *d, const cJSON *obj, const char *name, bool required,
+                    bool *present, int64_t *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (present)
+        *present = false;
+    if (!v || (!required && cJSON_IsNull(v))) {
+        if (required)
+            return fail(d, "missing_field", name, "required field '%s' is missing", name);
+        return RF_OK;
+    }
+    if (!cJSON_IsString(v))
+        return fail(d, "wrong_type", name, "field '%s' must be an RFC 3339 string, got %s", name,
+                    json_type_name(v));
+    if (time_parse_rfc3339(v->valuestring, strlen(v->valuestring), out) != RF_OK)
+        return fail(d, "invalid_time", name,
+                    "field '%s' is not an RFC 3339 date-time (e.g. 2026-11-20T08:01:02.123Z)",
+                    name);
+    if (present)
+        *present = true;
+    return RF_OK;
+}
+
 bool batch_normalize_code(double v, int64_t *out)
 {
     if (!isfinite(v) || v != floor(v) || v < -2147483648.0 || v > 4294967295.0)
@@ -175,7 +200,7 @@ static int decode_ras_event(struct decoder *d, const cJSON *o, struct rf_ras_eve
     if ((rc = get_int(d, o, "event_id", true, 1, 65535, NULL, &v)) != RF_OK)
         return rc;
     ev->event_id = (int32_t)v;
-    if ((rc = get_int(d, o, "record_id", true, 0, 9007199254740991.0, NULL, &ev->record_id)))
+    if ((rc = get_int(d, o, "record_id", true, 0, RF_MAX_COUNTER, NULL, &ev->record_id)))
         return rc;
     if ((rc = get_enum(d, o, "level", levels, &level)) != RF_OK)
         return rc;
@@ -317,6 +342,39 @@ static int decode_vpn_policy(struct decoder *d, const cJSON *o, struct rf_vpn_po
     return decode_ipsec(d, ipsec, &p->ipsec);
 }
 
+/* Counters are totals 0..2^53-1; an optional one that is absent stays unset. */
+static int get_count(struct decoder *d, const cJSON *o, const char *name, bool required,
+                     bool *present, int64_t *out)
+{
+    return get_int(d, o, name, required, 0, RF_MAX_COUNTER, present, out);
+}
+
+static int decode_agent_status(struct decoder *d, const cJSON *o, struct rf_agent_status *s)
+{
+    int rc;
+    if ((rc = get_str(d, o, "agent_version", false, 64, &s->agent_version)) != RF_OK ||
+        (rc = get_count(d, o, "spool_bytes", true, NULL, &s->spool_bytes)) != RF_OK ||
+        (rc = get_count(d, o, "spool_batches", true, NULL, &s->spool_batches)) != RF_OK ||
+        (rc = get_count(d, o, "spool_limit_bytes", false, &s->has_spool_limit,
+                        &s->spool_limit_bytes)) != RF_OK ||
+        (rc = get_count(d, o, "dropped_batches_total", true, NULL, &s->dropped_batches_total)) !=
+            RF_OK ||
+        (rc = get_count(d, o, "dropped_records_total", false, &s->has_dropped_records,
+                        &s->dropped_records_total)) != RF_OK ||
+        (rc = get_count(d, o, "rejected_batches_total", false, &s->has_rejected_batches,
+                        &s->rejected_batches_total)) != RF_OK ||
+        (rc = get_time(d, o, "last_success", false, &s->has_last_success,
+                       &s->last_success_ms)) != RF_OK ||
+        (rc = get_str(d, o, "last_error", false, RF_MAX_AGENT_ERROR_LEN, &s->last_error)) !=
+            RF_OK ||
+        (rc = get_time(d, o, "last_error_time", false, &s->has_last_error_time,
+                       &s->last_error_ms)) != RF_OK ||
+        (rc = get_count(d, o, "source_errors", false, &s->has_source_errors,
+                        &s->source_errors)) != RF_OK)
+        return rc;
+    return RF_OK;
+}
+
 static int decode_record(struct decoder *d, const cJSON *o, struct rf_record *r)
 {
     if (!cJSON_IsObject(o))
@@ -331,15 +389,9 @@ static int decode_record(struct decoder *d, const cJSON *o, struct rf_record *r)
     if (k < 0)
         return fail(d, "unknown_kind", "kind", "unknown record kind '%.64s'", kind->valuestring);
     r->kind = (enum rf_kind)k;
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "time");
-    if (!t)
-        return fail(d, "missing_field", "time", "required field 'time' is missing");
-    if (!cJSON_IsString(t))
-        return fail(d, "wrong_type", "time", "field 'time' must be an RFC 3339 string, got %s",
-                    json_type_name(t));
-    if (time_parse_rfc3339(t->valuestring, strlen(t->valuestring), &r->time_ms) != RF_OK)
-        return fail(d, "invalid_time", "time",
-                    "field 'time' is not an RFC 3339 date-time (e.g. 2026-11-20T08:01:02.123Z)");
+    int rc = get_time(d, o, "time", true, NULL, &r->time_ms);
+    if (rc != RF_OK)
+        return rc;
     switch (r->kind) {
     case RF_KIND_RAS_EVENT:
         return decode_ras_event(d, o, &r->u.ev);
@@ -349,6 +401,8 @@ static int decode_record(struct decoder *d, const cJSON *o, struct rf_record *r)
         return decode_pbk_entry(d, o, &r->u.pbk);
     case RF_KIND_VPN_POLICY:
         return decode_vpn_policy(d, o, &r->u.pol);
+    case RF_KIND_AGENT_STATUS:
+        return decode_agent_status(d, o, &r->u.st);
     case RF_KIND_COUNT:
         break;
     }
@@ -695,6 +749,39 @@ static int encode_vpn_policy(const struct rf_vpn_policy *p, struct buf *b)
     return rc;
 }
 
+static int put_time(struct buf *b, const char *key, int64_t ms)
+{
+    char ts[TIME_RFC3339_MAX];
+    time_format_rfc3339(ms, ts, sizeof(ts));
+    return put_str(b, key, ts);
+}
+
+static int encode_agent_status(const struct rf_agent_status *s, struct buf *b)
+{
+    int rc = put_str(b, "agent_version", s->agent_version);
+    if (rc == RF_OK)
+        rc = put_int(b, "spool_bytes", s->spool_bytes);
+    if (rc == RF_OK)
+        rc = put_int(b, "spool_batches", s->spool_batches);
+    if (rc == RF_OK && s->has_spool_limit)
+        rc = put_int(b, "spool_limit_bytes", s->spool_limit_bytes);
+    if (rc == RF_OK)
+        rc = put_int(b, "dropped_batches_total", s->dropped_batches_total);
+    if (rc == RF_OK && s->has_dropped_records)
+        rc = put_int(b, "dropped_records_total", s->dropped_records_total);
+    if (rc == RF_OK && s->has_rejected_batches)
+        rc = put_int(b, "rejected_batches_total", s->rejected_batches_total);
+    if (rc == RF_OK && s->has_last_success)
+        rc = put_time(b, "last_success", s->last_success_ms);
+    if (rc == RF_OK)
+        rc = put_str(b, "last_error", s->last_error);
+    if (rc == RF_OK && s->has_last_error_time)
+        rc = put_time(b, "last_error_time", s->last_error_ms);
+    if (rc == RF_OK && s->has_source_errors)
+        rc = put_int(b, "source_errors", s->source_errors);
+    return rc;
+}
+
 int ipsec_policy_encode_json(const struct rf_ipsec_policy *ip, struct buf *b)
 {
     int rc = buf_append_str(b, "{\"cipher_transform\":");
@@ -732,6 +819,9 @@ int record_encode_json(const struct rf_record *r, struct buf *b)
         break;
     case RF_KIND_VPN_POLICY:
         rc = encode_vpn_policy(&r->u.pol, b);
+        break;
+    case RF_KIND_AGENT_STATUS:
+        rc = encode_agent_status(&r->u.st, b);
         break;
     default:
         return RF_EINVAL;

@@ -12,6 +12,7 @@ static const char *const kind_names[RF_KIND_COUNT] = {
     [RF_KIND_IFACE_METRIC] = "iface_metric",
     [RF_KIND_PBK_ENTRY] = "pbk_entry",
     [RF_KIND_VPN_POLICY] = "vpn_policy",
+    [RF_KIND_AGENT_STATUS] = "agent_status",
 };
 
 static const char *const if_type_names[RF_IF_TYPE_COUNT] = {

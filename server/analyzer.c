@@ -664,6 +664,8 @@ static int emit_device_rules(struct out *o)
                 n++;
                 int64_t t = d->snap_if_ms > d->snap_pbk_ms ? d->snap_if_ms : d->snap_pbk_ms;
                 t = t > d->snap_pol_ms ? t : d->snap_pol_ms;
+                if (d->agent_status && d->agent_status->time_ms > t)
+                    t = d->agent_status->time_ms;
                 first = t < first ? t : first;
                 last = t > last ? t : last;
             }

@@ -279,11 +279,14 @@ static int get_overview(struct api *api, const struct http_api_request *req,
         return RF_OK;
     }
     uint64_t attempts, failures, reporting = 0;
+    struct fleet_loss_sum losses;
     fleet_sum(f, w.from_min, w.to_min, &attempts, &failures);
     for (size_t i = 0; i < f->n_devs; i++)
         reporting += f->devs[i].last_seen >= w.from_ms;
     struct buf *b = &res->body;
-    rc = buf_append_char(b, '{');
+    rc = fleet_sum_losses(f, w.from_min, w.to_min, &losses, NULL);
+    if (rc == RF_OK)
+        rc = buf_append_char(b, '{');
     if (rc == RF_OK)
         rc = put_window(b, &w);
     if (rc == RF_OK)
@@ -296,7 +299,12 @@ static int get_overview(struct api *api, const struct http_api_request *req,
     if (rc == RF_OK)
         rc = top_errors_json(f, &w, 10, b);
     if (rc == RF_OK)
-        rc = buf_append_char(b, ',');
+        rc = buf_printf(b,
+                        ",\"agents_dropping\":%llu,\"dropped_batches\":%lld,"
+                        "\"dropped_records\":%lld,\"rejected_batches\":%lld,",
+                        (unsigned long long)losses.devices_dropping,
+                        (long long)losses.dropped_batches, (long long)losses.dropped_records,
+                        (long long)losses.rejected_batches);
     if (rc == RF_OK)
         rc = put_time(b, "generated_at", time_now_ms());
     if (rc == RF_OK)
@@ -571,8 +579,10 @@ static int get_devices(struct api *api, const struct http_api_request *req,
         parse_uint(req->arg(req, "offset"), 100000000, 0, &offset) != RF_OK)
         return bad_request(res, "limit must be 0..1000 and offset a non-negative integer");
     const char *code_s = req->arg(req, "code"), *rule_s = req->arg(req, "finding");
-    const char *q = req->arg(req, "q");
+    const char *q = req->arg(req, "q"), *dropped_s = req->arg(req, "dropped");
     int32_t code = 0;
+    if (dropped_s && strcmp(dropped_s, "1") != 0 && strcmp(dropped_s, "true") != 0)
+        return bad_request(res, "dropped must be 1 (devices whose agent dropped telemetry)");
     if (code_s && !catalog_parse_code(code_s, &code))
         return bad_request(res, "code must be a decimal, negative decimal or hex error code");
     size_t rule_index = 0;
@@ -590,7 +600,7 @@ static int get_devices(struct api *api, const struct http_api_request *req,
         fleet_unlock(f);
         return RF_OK;
     }
-    uint64_t *with_code = NULL;
+    uint64_t *with_code = NULL, *dropping = NULL;
     size_t n = 0;
     struct buf *b = &res->body;
     rc = RF_ENOMEM;
@@ -604,11 +614,17 @@ static int get_devices(struct api *api, const struct http_api_request *req,
                 with_code[x->dev >> 6] |= 1ull << (x->dev & 63);
         }
     }
+    if (dropped_s) {
+        struct fleet_loss_sum sum;
+        dropping = calloc(f->n_devs / 64 + 1, sizeof(uint64_t));
+        if (!dropping || fleet_sum_losses(f, w.from_min, w.to_min, &sum, dropping) != RF_OK)
+            goto out;
+    }
     /* Walk the recency list (newest first): no sort; the page is written
      * while counting, the total after the page. */
     struct buf page = BUF_INIT;
     rc = RF_OK;
-    bool filtered = with_code || rule_s || (q && *q);
+    bool filtered = with_code || dropping || rule_s || (q && *q);
     for (uint32_t i = f->newest; i != FLEET_NONE && rc == RF_OK; i = f->devs[i].older) {
         const struct fleet_device *d = &f->devs[i];
         if (!filtered && n >= offset + limit) {
@@ -616,6 +632,8 @@ static int get_devices(struct api *api, const struct http_api_request *req,
             break;
         }
         if (with_code && !(with_code[i >> 6] & (1ull << (i & 63))))
+            continue;
+        if (dropping && !(dropping[i >> 6] & (1ull << (i & 63))))
             continue;
         if (rule_s && !device_has_rule(d, rule_index))
             continue;
@@ -641,6 +659,7 @@ static int get_devices(struct api *api, const struct http_api_request *req,
 out:
     fleet_unlock(f);
     free(with_code);
+    free(dropping);
     return rc;
 }
 
@@ -903,6 +922,104 @@ static const char *const attempt_sql =
     " WHERE e.device = ?1 AND e.coid IS NOT NULL GROUP BY e.coid"
     " ORDER BY max(e.time) DESC LIMIT 50";
 
+static int put_opt_int(struct buf *b, const char *key, sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        return buf_printf(b, ",\"%s\":null", key);
+    return buf_printf(b, ",\"%s\":%lld", key, (long long)sqlite3_column_int64(st, col));
+}
+
+static int put_opt_time(struct buf *b, const char *key, sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        return buf_printf(b, ",\"%s\":null", key);
+    int rc = buf_append_char(b, ',');
+    return rc == RF_OK ? put_time(b, key, sqlite3_column_int64(st, col)) : rc;
+}
+
+/* Opens an object with "time" and "received" from columns 0 and 1. */
+static int open_time_received(sqlite3_stmt *st, struct buf *b)
+{
+    int rc = buf_append_char(b, '{');
+    if (rc == RF_OK)
+        rc = put_time(b, "time", sqlite3_column_int64(st, 0));
+    if (rc == RF_OK)
+        rc = buf_append_char(b, ',');
+    if (rc == RF_OK)
+        rc = put_time(b, "received", sqlite3_column_int64(st, 1));
+    return rc;
+}
+
+static int loss_row(sqlite3_stmt *st, struct buf *b)
+{
+    int rc = open_time_received(st, b);
+    if (rc == RF_OK)
+        rc = buf_printf(b, ",\"dropped_batches\":%lld,\"dropped_records\":%lld,"
+                           "\"rejected_batches\":%lld}",
+                        (long long)sqlite3_column_int64(st, 2),
+                        (long long)sqlite3_column_int64(st, 3),
+                        (long long)sqlite3_column_int64(st, 4));
+    return rc;
+}
+
+static const char *const loss_sql =
+    "SELECT time, received, dropped_batches, dropped_records, rejected_batches"
+    " FROM agent_losses WHERE device = ?1 ORDER BY id DESC LIMIT 20";
+
+/* The device's agent from its latest agent_status, with its last 20 losses;
+ * null when its agent never sent one. */
+static int detail_agent(sqlite3 *db, int64_t dev, struct buf *b)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT time, received, agent_version, spool_bytes, spool_batches,"
+                           " spool_limit_bytes, dropped_batches_total, dropped_records_total,"
+                           " rejected_batches_total, last_success, last_error, last_error_time,"
+                           " source_errors, last_drop, reports FROM agent_status WHERE device = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return RF_ESTORAGE;
+    sqlite3_bind_int64(st, 1, dev);
+    int rc;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        rc = buf_append_str(b, "null");
+        goto out;
+    }
+    rc = open_time_received(st, b);
+    put_col_str(b, "agent_version", st, 2, &rc);
+    if (rc == RF_OK)
+        rc = buf_printf(b, ",\"spool_bytes\":%lld,\"spool_batches\":%lld",
+                        (long long)sqlite3_column_int64(st, 3),
+                        (long long)sqlite3_column_int64(st, 4));
+    if (rc == RF_OK)
+        rc = put_opt_int(b, "spool_limit_bytes", st, 5);
+    if (rc == RF_OK)
+        rc = buf_printf(b, ",\"dropped_batches_total\":%lld",
+                        (long long)sqlite3_column_int64(st, 6));
+    if (rc == RF_OK)
+        rc = put_opt_int(b, "dropped_records_total", st, 7);
+    if (rc == RF_OK)
+        rc = put_opt_int(b, "rejected_batches_total", st, 8);
+    if (rc == RF_OK)
+        rc = put_opt_time(b, "last_success", st, 9);
+    put_col_str(b, "last_error", st, 10, &rc);
+    if (rc == RF_OK)
+        rc = put_opt_time(b, "last_error_time", st, 11);
+    if (rc == RF_OK)
+        rc = put_opt_int(b, "source_errors", st, 12);
+    if (rc == RF_OK)
+        rc = put_opt_time(b, "last_drop", st, 13);
+    if (rc == RF_OK)
+        rc = buf_printf(b, ",\"reports\":%lld,\"losses\":",
+                        (long long)sqlite3_column_int64(st, 14));
+    if (rc == RF_OK)
+        rc = detail_rows(db, dev, loss_sql, loss_row, b);
+    if (rc == RF_OK)
+        rc = buf_append_char(b, '}');
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static int device_findings_json(const struct fleet *f, const struct fleet_device *d,
                                 struct buf *b)
 {
@@ -970,6 +1087,10 @@ static int get_device(struct api *api, const char *uid, struct http_api_response
     if (rc == RF_OK)
         rc = device_findings_json(f, d, b);
     fleet_unlock(f);
+    if (rc == RF_OK)
+        rc = buf_append_str(b, ",\"agent\":");
+    if (rc == RF_OK)
+        rc = detail_agent(db, dev, b);
     if (rc == RF_OK)
         rc = buf_append_str(b, ",\"interfaces\":");
     if (rc == RF_OK)

@@ -9,7 +9,8 @@
  * R-PBK-METRIC, R-CLASSROUTE, R-MOBILITY, R-REGISTERDNS-BOTH,
  * R-DEVTUN-INVARIANTS, R-IPSEC-DEFAULT, R-IPSEC-WEAK, R-13868-POLICY, plus
  * the pbk keys of section 3.3), and every violation is handed to the
- * caller with the values that made it fire. The fleet rules (concentration,
+ * caller with the values that made it fire. One rule judges the agent
+ * itself: agent-spool-drops, from its latest agent_status report. The fleet rules (concentration,
  * spike) are only described here; the analyzer evaluates them.
  *
  * Invariants: rule ids are unique, lower-case, URL-safe and never change
@@ -24,6 +25,7 @@
  * Pure functions: no state, no locks, no I/O; thread-safe.
  */
 #include "checks.h"
+#include "timeutil.h"
 #include "utf8.h"
 #include "rasfleet/result.h"
 
@@ -62,6 +64,10 @@
     "477acf8a-786c-4ed0-ac81-a91a86a481ca"
 #define REF_AZURE_CRYPTO                                                                           \
     "https://learn.microsoft.com/en-us/azure/vpn-gateway/vpn-gateway-about-compliance-crypto"
+#define REF_MS_TESTNETCONNECTION                                                                   \
+    "https://learn.microsoft.com/en-us/powershell/module/nettcpip/test-netconnection"
+#define REF_MS_WINHTTP_PROXY                                                                       \
+    "https://learn.microsoft.com/en-us/windows/win32/winhttp/netsh-exe-commands"
 #define REF_WIN7_MOBILITY                                                                          \
     "http://sourcedaddy.com/windows-7/configuring-mobility-for-ikev2-connections.html"
 
@@ -111,6 +117,7 @@ enum rule_index {
     R_IPSEC_DEFAULT,
     R_IPSEC_WEAK,
     R_IPSEC_MISMATCH,
+    R_AGENT_SPOOL_DROPS,
     R_FLEET_CONCENTRATION,
     R_FLEET_SPIKE,
     R_COUNT
@@ -332,6 +339,34 @@ static const struct rule_def rule_defs[R_COUNT] = {
                       "IPsecCustomPolicy  # on the client; -AllUserConnection for the device "
                       "tunnel",
         .references = {REF_RH_13868, REF_MS_SETIPSEC, REF_GH_AOVPN},
+    }},
+    /* ---- device rules: the agent ---- */
+    [R_AGENT_SPOOL_DROPS] = {.scope = DEVICE, .rule = {
+        .id = "agent-spool-drops",
+        .severity = SEV_MEDIUM,
+        .title = "Agent dropped telemetry from its full spool",
+        .summary = "The device's agent could not deliver its batches for so long that its "
+                   "spool reached its size or age bound, and it deleted the oldest batches "
+                   "unsent (counted in its agent_status reports). The collector never "
+                   "received those events and snapshots: this device's failure counts are "
+                   "too low for that period and its device findings may be older than they "
+                   "look.",
+        .remediation = "Find out why the agent could not deliver: the device page's Agent "
+                       "section shows its last error and last success (collector unreachable, "
+                       "proxy, TLS, a refused token). Check the path from the device to the "
+                       "collector URL (Test-NetConnection -Port, netsh winhttp show proxy) and "
+                       "the collector's /healthz (503 while storage refuses writes). Where "
+                       "long offline periods are normal (laptops away for days), raise the "
+                       "spool bounds in agent.conf: spool_max_bytes (default 64M) and "
+                       "spool_max_age (default 14d); the lost batches themselves cannot be "
+                       "recovered.",
+        .powershell = "Get-Content \"$env:ProgramData\\rasfleet\\agent\\status.json\"  # last "
+                      "error, spool, drops\n"
+                      "Test-NetConnection -ComputerName collector.example.net -Port 443\n"
+                      "# where offline weeks are normal: raise the bounds, e.g.\n"
+                      "Add-Content \"$env:ProgramData\\rasfleet\\agent.conf\" "
+                      "\"spool_max_bytes = 256M`nspool_max_age = 30d\"",
+        .references = {REF_MS_TESTNETCONNECTION, REF_MS_WINHTTP_PROXY},
     }},
     /* ---- fleet rules (evaluated by the analyzer) ---- */
     [R_FLEET_CONCENTRATION] = {.scope = FLEET, .rule = {
@@ -1306,6 +1341,51 @@ static void check_ipsec_mismatch(struct ctx *c)
             ipsec_mismatch_one(c, &c->dev->policies[i], c->base);
 }
 
+/* ---- the agent ---- */
+
+static void jw_time(struct jw *w, const char *key, int64_t ms)
+{
+    char ts[TIME_RFC3339_MAX];
+    time_format_rfc3339(ms, ts, sizeof(ts));
+    jw_str(w, key, ts);
+}
+
+static void check_agent_spool_drops(struct ctx *c)
+{
+    const struct check_agent *a = c->dev->agent;
+    if (!a || !a->status || !a->has_last_drop ||
+        a->time_ms - a->last_drop_ms > CHECKS_AGENT_DROPS_RECENT_MS)
+        return;
+    const struct rf_agent_status *s = a->status;
+    char last[TIME_RFC3339_MAX];
+    time_format_rfc3339(a->last_drop_ms, last, sizeof(last));
+    reason_add(c, "agent dropped %" PRId64 " batch%s", s->dropped_batches_total,
+               s->dropped_batches_total == 1 ? "" : "es");
+    if (s->has_dropped_records)
+        reason_add(c, " (%" PRId64 " records)", s->dropped_records_total);
+    reason_add(c, " from a full spool, the last reported %s", last);
+    if (s->has_spool_limit && s->spool_limit_bytes > 0)
+        reason_add(c, "; spool now %" PRId64 " of %" PRId64 " bytes", s->spool_bytes,
+                   s->spool_limit_bytes);
+    struct jw *w = finding_begin(c);
+    jw_int(w, "dropped_batches_total", s->dropped_batches_total);
+    if (s->has_dropped_records)
+        jw_int(w, "dropped_records_total", s->dropped_records_total);
+    if (s->has_rejected_batches)
+        jw_int(w, "rejected_batches_total", s->rejected_batches_total);
+    jw_time(w, "last_drop", a->last_drop_ms);
+    jw_time(w, "status_time", a->time_ms);
+    jw_int(w, "spool_bytes", s->spool_bytes);
+    jw_int(w, "spool_batches", s->spool_batches);
+    if (s->has_spool_limit)
+        jw_int(w, "spool_limit_bytes", s->spool_limit_bytes);
+    if (s->has_last_success)
+        jw_time(w, "last_success", s->last_success_ms);
+    else
+        jw_null(w, "last_success");
+    finding_end(c, R_AGENT_SPOOL_DROPS, NULL);
+}
+
 /* ---- entry point ---- */
 
 int checks_run(const struct check_device *dev, const struct ipsec_baseline *baseline,
@@ -1335,6 +1415,8 @@ int checks_run(const struct check_device *dev, const struct ipsec_baseline *base
         check_ipsec_weak(&c);
     if (c.rc == RF_OK)
         check_ipsec_mismatch(&c);
+    if (c.rc == RF_OK)
+        check_agent_spool_drops(&c);
 
     buf_free(&c.reason);
     buf_free(&c.ev);

@@ -40,6 +40,14 @@ struct ipsec_baseline {
     struct rf_ipsec_policy policy; /* valid when server_custom */
 };
 
+/* The device's agent as its latest agent_status report describes it. */
+struct check_agent {
+    const struct rf_agent_status *status;
+    int64_t time_ms;      /* the report's own time */
+    bool has_last_drop;
+    int64_t last_drop_ms; /* time of the latest report that added dropped batches */
+};
+
 /* One device's latest state. Arrays may be empty. */
 struct check_device {
     const struct rf_iface_metric *ifaces;
@@ -48,6 +56,7 @@ struct check_device {
     size_t n_pbk;
     const struct rf_vpn_policy *policies;
     size_t n_policies;
+    const struct check_agent *agent; /* NULL: its agent never reported a status */
 };
 
 /* Called once per violation. evidence_json is a complete JSON object. */
@@ -85,6 +94,10 @@ int checks_remediation_json(const struct check_rule *rule, struct buf *out);
  * tunnel 3, the device tunnel 4, both below the usual physical >= 5. */
 #define CHECKS_METRIC_USER_TUNNEL 3
 #define CHECKS_METRIC_DEVICE_TUNNEL 4
+
+/* agent-spool-drops: the agent's drops count while its latest report is at
+ * most this long after the latest report that added some (docs/rules.md). */
+#define CHECKS_AGENT_DROPS_RECENT_MS (7LL * 24 * 3600 * 1000)
 
 /* Who evaluates a rule: checks_run() (device) or the analyzer (fleet). */
 enum check_scope { CHECK_SCOPE_DEVICE = 0, CHECK_SCOPE_FLEET };

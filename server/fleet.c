@@ -6,6 +6,11 @@
  * of that kind (an agent sends a full snapshot per collection run); an older
  * snapshot arriving late is ignored. After any snapshot change the device
  * checks run again on the device's whole state.
+ *
+ * Agent status: every agent_status report replaces the device's previous
+ * one in arrival order (an agent delivers oldest first), what it adds to the
+ * previous totals goes to the loss log (agentloss.h, as the writer stores
+ * it), and the checks run again (agent-spool-drops).
  */
 #include "fleet.h"
 #include "fleet_internal.h"
@@ -52,6 +57,8 @@ int fleet_init(struct fleet *f, const struct fleet_config *cfg)
         f->cfg.horizon_days = 31;
     if (f->cfg.max_failures == 0)
         f->cfg.max_failures = 8u << 20;
+    if (f->cfg.max_losses == 0)
+        f->cfg.max_losses = 1u << 20;
     pthread_rwlock_init(&f->lock, NULL);
     strtab_init(&f->str);
     rf_arena_init(&f->baseline_arena);
@@ -92,12 +99,14 @@ void fleet_free(struct fleet *f)
         free_device_pbk(&f->devs[i]);
         free(f->devs[i].ifs);
         free(f->devs[i].pol);
+        free(f->devs[i].agent_status);
     }
     free(f->devs);
     free(f->ring_tag);
     free(f->ring_attempts);
     free(f->ring_failures);
     free(f->fails);
+    free(f->losses);
     strtab_free(&f->str);
     free(f->dev_of);
     rf_arena_free(&f->baseline_arena);
@@ -258,8 +267,9 @@ void fleet_sum(const struct fleet *f, uint32_t from, uint32_t to, uint64_t *atte
     }
 }
 
-/* Drops failures older than the horizon (the log is in arrival order). */
-static void compact_failures(struct fleet *f, uint32_t now_minute)
+/* Drops the failures and losses older than the horizon (the logs are in
+ * arrival order). */
+static void compact_logs(struct fleet *f, uint32_t now_minute)
 {
     uint32_t cutoff = now_minute > f->ring_len ? now_minute - f->ring_len + 1 : 0;
     size_t w = 0;
@@ -267,7 +277,27 @@ static void compact_failures(struct fleet *f, uint32_t now_minute)
         if (f->fails[r].minute >= cutoff)
             f->fails[w++] = f->fails[r];
     f->n_fails = w;
+    w = 0;
+    for (size_t r = 0; r < f->n_losses; r++)
+        if (f->losses[r].minute >= cutoff)
+            f->losses[w++] = f->losses[r];
+    f->n_losses = w;
     f->oldest_minute = cutoff;
+}
+
+/* Grows a log's array: doubling from 4096 entries, up to max. Returns the
+ * new array, or NULL (the old one stays) at max or out of memory. */
+static void *log_grow(void *items, size_t *cap, size_t elem, size_t max)
+{
+    if (*cap >= max)
+        return NULL;
+    size_t ncap = *cap ? *cap * 2 : 4096;
+    if (ncap > max)
+        ncap = max;
+    void *p = realloc(items, ncap * elem);
+    if (p)
+        *cap = ncap;
+    return p;
 }
 
 static void add_failure(struct fleet *f, uint32_t minute, uint32_t dev, int32_t code,
@@ -275,23 +305,75 @@ static void add_failure(struct fleet *f, uint32_t minute, uint32_t dev, int32_t 
 {
     if (f->n_fails == f->cap_fails) {
         if (f->cap_fails >= f->cfg.max_failures)
-            compact_failures(f, now_minute);
-        if (f->n_fails == f->cap_fails && f->cap_fails < f->cfg.max_failures) {
-            size_t ncap = f->cap_fails ? f->cap_fails * 2 : 4096;
-            if (ncap > f->cfg.max_failures)
-                ncap = f->cfg.max_failures;
-            struct fleet_fail *p = realloc(f->fails, ncap * sizeof(*p));
-            if (p) {
-                f->fails = p;
-                f->cap_fails = ncap;
-            }
-        }
+            compact_logs(f, now_minute);
+        struct fleet_fail *p = f->n_fails == f->cap_fails
+                                   ? log_grow(f->fails, &f->cap_fails, sizeof(*p),
+                                              f->cfg.max_failures)
+                                   : NULL;
+        if (p)
+            f->fails = p;
         if (f->n_fails == f->cap_fails) {
             f->dropped_failures++;
             return;
         }
     }
     f->fails[f->n_fails++] = (struct fleet_fail){minute, dev, code, conn};
+}
+
+static void add_loss(struct fleet *f, long di, int64_t time_ms, const struct agentloss *loss,
+                     uint32_t now_minute)
+{
+    uint32_t minute = fleet_minute(time_ms);
+    if (minute < f->oldest_minute || minute > now_minute + 1440)
+        return; /* outside the hot horizon: SQLite still has it */
+    if (f->n_losses == f->cap_losses) {
+        if (f->cap_losses >= f->cfg.max_losses)
+            compact_logs(f, now_minute);
+        struct fleet_loss *p = f->n_losses == f->cap_losses
+                                   ? log_grow(f->losses, &f->cap_losses, sizeof(*p),
+                                              f->cfg.max_losses)
+                                   : NULL;
+        if (p)
+            f->losses = p;
+        if (f->n_losses == f->cap_losses) {
+            f->dropped_losses++;
+            return;
+        }
+    }
+    f->losses[f->n_losses++] = (struct fleet_loss){minute, (uint32_t)di, *loss};
+}
+
+struct fleet_agent *fleet_internal_agent(struct fleet *f, long di)
+{
+    struct fleet_device *d = &f->devs[di];
+    if (!d->agent_status)
+        d->agent_status = calloc(1, sizeof(*d->agent_status));
+    return d->agent_status;
+}
+
+/* Takes the device's newest report (arrival order); logs what it lost. */
+static void apply_status(struct fleet *f, long di, const struct rf_record *r, uint32_t now_minute)
+{
+    struct fleet_agent *a = fleet_internal_agent(f, di);
+    struct agentloss_totals prev, cur;
+    if (!a)
+        return; /* out of memory: SQLite has the report, a restart reloads it */
+    struct agentloss loss;
+    if (a->present)
+        agentloss_totals_of(&a->st, &prev);
+    agentloss_totals_of(&r->u.st, &cur);
+    agentloss_between(a->present ? &prev : NULL, &cur, &loss);
+    a->present = true;
+    a->time_ms = r->time_ms;
+    a->st = r->u.st;
+    a->st.agent_version = NULL; /* the batch owns the strings */
+    a->st.last_error = NULL;
+    if (loss.dropped_batches > 0) {
+        a->has_last_drop = true;
+        a->last_drop_ms = r->time_ms;
+    }
+    if (agentloss_any(&loss))
+        add_loss(f, di, r->time_ms, &loss, now_minute);
 }
 
 static void apply_event(struct fleet *f, long di, const struct rf_record *r, uint32_t now_minute)
@@ -575,7 +657,14 @@ static int materialize(const struct fleet *f, const struct fleet_device *d, stru
             v->has_ipsec = true;
         }
     }
-    *out = (struct check_device){ifs, d->n_if, pbk, d->n_pbk, pol, d->n_pol};
+    const struct fleet_agent *fa = d->agent_status;
+    struct check_agent *agent = NULL;
+    if (fa && fa->present) {
+        if (!(agent = rf_arena_alloc(a, sizeof(*agent))))
+            return RF_ENOMEM;
+        *agent = (struct check_agent){&fa->st, fa->time_ms, fa->has_last_drop, fa->last_drop_ms};
+    }
+    *out = (struct check_device){ifs, d->n_if, pbk, d->n_pbk, pol, d->n_pol, agent};
     return RF_OK;
 }
 
@@ -690,6 +779,12 @@ static int apply_batch(struct fleet *f, const struct rf_batch *b, const uint8_t 
             return rc;
         changed = true;
     }
+    for (size_t i = 0; i < b->n_records; i++) {
+        if (b->records[i].kind == RF_KIND_AGENT_STATUS) {
+            apply_status(f, di, &b->records[i], now_minute);
+            changed = true;
+        }
+    }
     return changed ? run_checks(f, d) : RF_OK;
 }
 
@@ -703,7 +798,7 @@ void fleet_apply(struct fleet *f, const struct rf_batch *const *batches,
     uint32_t now_minute = fleet_minute(now_ms);
     uint32_t cutoff = now_minute > f->ring_len ? now_minute - f->ring_len + 1 : 0;
     if (cutoff > f->oldest_minute + 60)
-        compact_failures(f, now_minute); /* hourly */
+        compact_logs(f, now_minute); /* hourly */
     f->version++;
     pthread_rwlock_unlock(&f->lock);
 }
@@ -732,11 +827,13 @@ int fleet_set_baseline(struct fleet *f, const struct ipsec_baseline *b)
 size_t fleet_memory_bytes(const struct fleet *f)
 {
     size_t n = (size_t)f->ring_len * 12 + f->cap_fails * sizeof(struct fleet_fail) +
+               f->cap_losses * sizeof(struct fleet_loss) +
                f->cap_devs * sizeof(struct fleet_device) + strtab_memory_bytes(&f->str) +
                f->dev_of_len * sizeof(uint32_t);
     for (size_t i = 0; i < f->n_devs; i++) {
         const struct fleet_device *d = &f->devs[i];
-        n += d->n_findings * sizeof(struct fleet_finding) + d->n_if * sizeof(struct fleet_iface) +
+        n += (d->agent_status ? sizeof(struct fleet_agent) : 0) +
+             d->n_findings * sizeof(struct fleet_finding) + d->n_if * sizeof(struct fleet_iface) +
              d->n_pol * sizeof(struct fleet_policy) + d->n_pbk * sizeof(struct fleet_pbk);
         for (size_t k = 0; k < d->n_pbk; k++)
             n += d->pbk[k].n_kv * sizeof(struct fleet_kv);
@@ -778,4 +875,59 @@ void fleet_internal_event(struct fleet *f, long di, const struct rf_record *r, u
 int fleet_internal_checks(struct fleet *f, long di)
 {
     return run_checks(f, &f->devs[di]);
+}
+
+void fleet_internal_loss(struct fleet *f, long di, int64_t time_ms, const struct agentloss *loss,
+                         uint32_t now_minute)
+{
+    add_loss(f, di, time_ms, loss, now_minute);
+}
+
+/* ---- readers ---- */
+
+int fleet_sum_losses(const struct fleet *f, uint32_t from_minute, uint32_t to_minute,
+                     struct fleet_loss_sum *out, uint64_t *dropping)
+{
+    uint64_t *bits = dropping ? dropping : calloc(f->n_devs / 64 + 1, sizeof(uint64_t));
+    memset(out, 0, sizeof(*out));
+    if (!bits)
+        return RF_ENOMEM;
+    for (size_t i = 0; i < f->n_losses; i++) {
+        const struct fleet_loss *x = &f->losses[i];
+        if (x->minute < from_minute || x->minute > to_minute)
+            continue;
+        out->dropped_batches += x->loss.dropped_batches;
+        out->dropped_records += x->loss.dropped_records;
+        out->rejected_batches += x->loss.rejected_batches;
+        uint64_t bit = 1ull << (x->dev & 63);
+        if (x->loss.dropped_batches > 0 && !(bits[x->dev >> 6] & bit)) {
+            bits[x->dev >> 6] |= bit;
+            out->devices_dropping++;
+        }
+    }
+    if (!dropping)
+        free(bits);
+    return RF_OK;
+}
+
+void fleet_agent_totals(const struct fleet *f, struct fleet_agent_totals *out)
+{
+    const struct check_rule *rule = checks_rule_find("agent-spool-drops");
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < f->n_devs; i++) {
+        const struct fleet_device *d = &f->devs[i];
+        const struct fleet_agent *a = d->agent_status;
+        if (!a || !a->present)
+            continue;
+        out->reporting++;
+        out->spool_bytes += a->st.spool_bytes;
+        out->spool_batches += a->st.spool_batches;
+        out->dropped_batches += a->st.dropped_batches_total;
+        for (size_t k = 0; k < d->n_findings; k++) {
+            if (checks_rule_at(d->findings[k].rule) == rule) {
+                out->dropping++;
+                break;
+            }
+        }
+    }
 }

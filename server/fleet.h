@@ -11,6 +11,9 @@
  *   (RasClient outcome events: 20225 success, 20227 failure) and failures.
  * - A log of the failures of the horizon (minute, device, code,
  *   connection), scanned for distinct-device counts and group-bys.
+ * - Per device, the numbers of its agent's latest agent_status report, and a
+ *   log of the losses the reports added in the horizon (spool drops, batches
+ *   the collector refused; agentloss.h), for window counts.
  *
  * An attempt is one outcome event: every dial ends in exactly one 20225 or
  * one 20227, so failures / attempts is a per-attempt failure rate (the
@@ -32,6 +35,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "agentloss.h"
 #include "checks.h"
 #include "rasfleet/arena.h"
 #include "rasfleet/record.h"
@@ -77,6 +81,16 @@ struct fleet_finding {
     uint32_t conn; /* strtab id, 0 = device-wide */
 };
 
+/* The latest agent_status of a device, numbers only (strings are NULL: the
+ * device page reads them from SQLite). */
+struct fleet_agent {
+    bool present;
+    bool has_last_drop;
+    int64_t time_ms;      /* the report's own time */
+    int64_t last_drop_ms; /* time of the latest report that added dropped batches */
+    struct rf_agent_status st;
+};
+
 struct fleet_device {
     uint32_t uid, hostname, os, agent;
     int64_t first_seen, last_seen; /* ms, when batches arrived */
@@ -90,6 +104,7 @@ struct fleet_device {
     struct fleet_iface *ifs;
     struct fleet_pbk *pbk;
     int64_t snap_if_ms, snap_pbk_ms, snap_pol_ms;
+    struct fleet_agent *agent_status; /* NULL until its agent reports (owned) */
     uint16_t n_findings;
     struct fleet_finding *findings;
     uint32_t newer, older; /* recency list by last_seen (FLEET_NONE at the ends) */
@@ -104,9 +119,17 @@ struct fleet_fail {
     uint32_t conn;
 };
 
+/* What one agent_status report added (agentloss.h), at the report's minute. */
+struct fleet_loss {
+    uint32_t minute;
+    uint32_t dev;
+    struct agentloss loss;
+};
+
 struct fleet_config {
     int horizon_days;    /* minutes kept in memory; default 31 */
     size_t max_failures; /* failure log bound; default 8M entries */
+    size_t max_losses;   /* loss log bound; default 1M entries */
 };
 
 struct fleet {
@@ -123,12 +146,15 @@ struct fleet {
     uint32_t *ring_failures;
     struct fleet_fail *fails;
     size_t n_fails, cap_fails;
+    struct fleet_loss *losses; /* in arrival order, like fails */
+    size_t n_losses, cap_losses;
     uint32_t oldest_minute;  /* nothing older is in memory */
     struct ipsec_baseline baseline;
     struct rf_arena baseline_arena;
     uint32_t newest, oldest; /* ends of the recency list; FLEET_NONE when empty */
     uint64_t version;        /* bumped by every change */
     uint64_t dropped_failures;
+    uint64_t dropped_losses;
 };
 
 int fleet_init(struct fleet *f, const struct fleet_config *cfg);
@@ -169,5 +195,24 @@ size_t fleet_memory_bytes(const struct fleet *f);
  * Returns RF_OK or RF_ENOMEM. */
 int fleet_device_evidence(const struct fleet *f, const struct fleet_device *d,
                           struct rf_arena *arena, const char *const **out);
+
+/* Losses reported in [from_minute, to_minute]. */
+struct fleet_loss_sum {
+    uint64_t devices_dropping; /* devices whose agent dropped batches */
+    int64_t dropped_batches, dropped_records, rejected_batches;
+};
+/* Sums the loss log over the range; when dropping is not NULL (n_devs / 64
+ * + 1 zeroed words) it also gets a bit per device that dropped batches.
+ * RF_OK or RF_ENOMEM. */
+int fleet_sum_losses(const struct fleet *f, uint32_t from_minute, uint32_t to_minute,
+                     struct fleet_loss_sum *out, uint64_t *dropping);
+
+/* The fleet's agents now, from their latest reports (for /metrics). */
+struct fleet_agent_totals {
+    uint64_t reporting;        /* devices whose agent sent an agent_status */
+    uint64_t dropping;         /* devices the agent-spool-drops rule flags */
+    int64_t spool_bytes, spool_batches, dropped_batches;
+};
+void fleet_agent_totals(const struct fleet *f, struct fleet_agent_totals *out);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * fleet_load.c - rebuilds the hot aggregate from SQLite at start, so a
  * restart changes no answer: devices, each device's latest interface / pbk /
- * policy snapshot (the rows with its newest time per kind), the outcome
- * events of the hot horizon, then the device checks.
+ * policy snapshot (the rows with its newest time per kind), its agent's
+ * latest status, the outcome events and agent losses of the hot horizon,
+ * then the device checks.
  */
 #include "fleet.h"
 #include "fleet_internal.h"
@@ -245,6 +246,86 @@ out:
     return rc;
 }
 
+/* The database device id's fleet index, or -1. */
+static long fleet_index(const struct loader *L, int64_t dev)
+{
+    return dev >= 0 && dev <= L->max_db_id ? L->by_db_id[dev] : -1;
+}
+
+static bool col_opt(sqlite3_stmt *st, int i, int64_t *out)
+{
+    bool present = sqlite3_column_type(st, i) != SQLITE_NULL;
+    *out = present ? sqlite3_column_int64(st, i) : 0;
+    return present;
+}
+
+static int load_agent_status(struct loader *L)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = RF_ESTORAGE, step;
+    if (sqlite3_prepare_v2(L->db,
+                           "SELECT device, time, spool_bytes, spool_batches, spool_limit_bytes,"
+                           " dropped_batches_total, dropped_records_total, rejected_batches_total,"
+                           " last_success, last_error_time, source_errors, last_drop"
+                           " FROM agent_status",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        long di = fleet_index(L, sqlite3_column_int64(st, 0));
+        if (di < 0)
+            continue;
+        struct fleet_agent *a = fleet_internal_agent(L->f, di);
+        if (!a) {
+            rc = RF_ENOMEM;
+            goto out;
+        }
+        struct rf_agent_status *s = &a->st;
+        memset(a, 0, sizeof(*a));
+        a->present = true;
+        a->time_ms = sqlite3_column_int64(st, 1);
+        s->spool_bytes = sqlite3_column_int64(st, 2);
+        s->spool_batches = sqlite3_column_int64(st, 3);
+        s->has_spool_limit = col_opt(st, 4, &s->spool_limit_bytes);
+        s->dropped_batches_total = sqlite3_column_int64(st, 5);
+        s->has_dropped_records = col_opt(st, 6, &s->dropped_records_total);
+        s->has_rejected_batches = col_opt(st, 7, &s->rejected_batches_total);
+        s->has_last_success = col_opt(st, 8, &s->last_success_ms);
+        s->has_last_error_time = col_opt(st, 9, &s->last_error_ms);
+        s->has_source_errors = col_opt(st, 10, &s->source_errors);
+        a->has_last_drop = col_opt(st, 11, &a->last_drop_ms);
+    }
+    rc = step == SQLITE_DONE ? RF_OK : RF_ESTORAGE;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The losses of the horizon, in arrival order as they were applied live. */
+static int load_losses(struct loader *L)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = RF_ESTORAGE, step;
+    uint32_t now_minute = fleet_minute(time_now_ms());
+    if (sqlite3_prepare_v2(L->db,
+                           "SELECT device, time, dropped_batches, dropped_records,"
+                           " rejected_batches FROM agent_losses WHERE time >= ? ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_int64(st, 1, (int64_t)L->f->oldest_minute * 60000);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        long di = fleet_index(L, sqlite3_column_int64(st, 0));
+        if (di < 0)
+            continue;
+        struct agentloss loss = {sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
+                                 sqlite3_column_int64(st, 4)};
+        fleet_internal_loss(L->f, di, sqlite3_column_int64(st, 1), &loss, now_minute);
+    }
+    rc = step == SQLITE_DONE ? RF_OK : RF_ESTORAGE;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int fleet_rebuild(struct fleet *f, sqlite3 *db)
 {
     static const char *const iface_sql =
@@ -277,7 +358,11 @@ int fleet_rebuild(struct fleet *f, sqlite3 *db)
     if (rc == RF_OK)
         rc = load_kind(&L, RF_KIND_VPN_POLICY, policy_sql);
     if (rc == RF_OK)
+        rc = load_agent_status(&L);
+    if (rc == RF_OK)
         rc = load_events(&L);
+    if (rc == RF_OK)
+        rc = load_losses(&L);
     for (size_t i = 0; i < f->n_devs && rc == RF_OK; i++)
         rc = fleet_internal_checks(f, (long)i);
     if (rc == RF_OK)

@@ -340,9 +340,16 @@ static enum MHD_Result handle_metrics(struct request *req)
         .start_time = s->start_time,
     };
     if (s->fleet) {
+        struct fleet_agent_totals at;
         fleet_lock_read(s->fleet);
         g.hot_bytes = (int64_t)fleet_memory_bytes(s->fleet);
+        fleet_agent_totals(s->fleet, &at);
         fleet_unlock(s->fleet);
+        g.agents_reporting = (int64_t)at.reporting;
+        g.agents_dropping = (int64_t)at.dropping;
+        g.agent_spool_bytes = at.spool_bytes;
+        g.agent_spool_batches = at.spool_batches;
+        g.agent_dropped_batches = at.dropped_batches;
     }
     struct buf b = BUF_INIT;
     enum MHD_Result ret = MHD_NO;

@@ -258,6 +258,33 @@ static int gauge(struct buf *b, const char *name, const char *help, double v)
     return rc == RF_OK ? buf_printf(b, "%s %.17g\n", name, v) : rc;
 }
 
+/* The fleet's agents as their latest agent_status reports describe them.
+ * Gauges, not counters: a sum over agents falls when one is reset or gone. */
+static int render_agents(const struct metrics_gauges *g, struct buf *b)
+{
+    int rc = gauge(b, "rasfleet_agents_reporting_status",
+                   "Devices whose agent has sent an agent_status report.",
+                   (double)g->agents_reporting);
+    if (rc == RF_OK)
+        rc = gauge(b, "rasfleet_agents_dropping",
+                   "Devices whose agent dropped telemetry from a full spool recently "
+                   "(rule agent-spool-drops).",
+                   (double)g->agents_dropping);
+    if (rc == RF_OK)
+        rc = gauge(b, "rasfleet_agent_spool_bytes",
+                   "Bytes waiting in the agents' spools, summed over the fleet.",
+                   (double)g->agent_spool_bytes);
+    if (rc == RF_OK)
+        rc = gauge(b, "rasfleet_agent_spool_batches",
+                   "Batches waiting in the agents' spools, summed over the fleet.",
+                   (double)g->agent_spool_batches);
+    if (rc == RF_OK)
+        rc = gauge(b, "rasfleet_agent_dropped_batches",
+                   "Batches the agents dropped from full spools, their reported totals summed.",
+                   (double)g->agent_dropped_batches);
+    return rc;
+}
+
 int metrics_render(const struct metrics_gauges *g, struct buf *b)
 {
     int rc = render_counters(b);
@@ -288,5 +315,7 @@ int metrics_render(const struct metrics_gauges *g, struct buf *b)
     if (rc == RF_OK)
         rc = gauge(b, "rasfleet_start_time_seconds", "Unix time the collector started.",
                    g->start_time);
+    if (rc == RF_OK)
+        rc = render_agents(g, b);
     return rc;
 }

@@ -81,6 +81,12 @@ struct metrics_gauges {
     int64_t hot_bytes;      /* memory held by the hot aggregate (0 until enabled) */
     int64_t devices_known;
     double start_time;      /* unix seconds */
+    /* the fleet's agents, from their latest agent_status reports */
+    int64_t agents_reporting;     /* devices whose agent sent one */
+    int64_t agents_dropping;      /* devices the agent-spool-drops rule flags */
+    int64_t agent_spool_bytes;    /* sum of the spools' sizes */
+    int64_t agent_spool_batches;  /* sum of the batches waiting in them */
+    int64_t agent_dropped_batches; /* sum of the agents' drop totals */
 };
 
 /* Appends the whole exposition. */

@@ -8,6 +8,9 @@
  *   events(device, record_id) UNIQUE: per-device event dedupe and device detail
  *   <snapshot>(device, time)  device detail (latest interfaces/pbk/policy)
  *   <snapshot>(time)          retention
+ *   agent_losses(device, id)  device detail (its recent losses)
+ *   agent_losses(time)        window reads, retention
+ * agent_status has one row per device (its key), replaced by every report.
  */
 #include "store.h"
 #include "log.h"
@@ -64,6 +67,20 @@ static const char *const migrations[] = {
      * Retention is its only user (reads come from the hot aggregate). */
     "DROP INDEX events_time;"
     "CREATE INDEX events_minute ON events(time / 60000);",
+    /* 3: agent_status records: the newest report per device (arrival order), and
+     * the losses (spool drops, refused batches) each report added */
+    "CREATE TABLE agent_status(device INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
+    " received INTEGER NOT NULL, agent_version TEXT, spool_bytes INTEGER NOT NULL,"
+    " spool_batches INTEGER NOT NULL, spool_limit_bytes INTEGER,"
+    " dropped_batches_total INTEGER NOT NULL, dropped_records_total INTEGER,"
+    " rejected_batches_total INTEGER, last_success INTEGER, last_error TEXT,"
+    " last_error_time INTEGER, source_errors INTEGER, last_drop INTEGER,"
+    " reports INTEGER NOT NULL);"
+    "CREATE TABLE agent_losses(id INTEGER PRIMARY KEY, device INTEGER NOT NULL,"
+    " time INTEGER NOT NULL, received INTEGER NOT NULL, dropped_batches INTEGER NOT NULL,"
+    " dropped_records INTEGER NOT NULL, rejected_batches INTEGER NOT NULL);"
+    "CREATE INDEX agent_losses_device ON agent_losses(device, id);"
+    "CREATE INDEX agent_losses_time ON agent_losses(time);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

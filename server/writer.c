@@ -12,6 +12,7 @@
  *   (full, read-only, I/O) fails the whole group (503, the agent retries).
  */
 #include "writer.h"
+#include "agentloss.h"
 #include "batch_json.h"
 #include "buf.h"
 #include "checkpointer.h"
@@ -60,6 +61,9 @@ enum stmt_id {
     ST_IFACE_INSERT,
     ST_PBK_INSERT,
     ST_POLICY_INSERT,
+    ST_STATUS_SELECT,
+    ST_STATUS_UPSERT,
+    ST_LOSS_INSERT,
     ST_COUNT
 };
 
@@ -90,6 +94,25 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_POLICY_INSERT] = "INSERT INTO vpn_policies(device, time, connection, server, tunnel_type,"
                          " auth_method, split_tunneling, device_tunnel, dns_suffix, ipsec)"
                          " VALUES(?,?,?,?,?,?,?,?,?,?)",
+    [ST_STATUS_SELECT] = "SELECT dropped_batches_total, coalesce(dropped_records_total, 0),"
+                         " coalesce(rejected_batches_total, 0) FROM agent_status WHERE device = ?",
+    [ST_STATUS_UPSERT] =
+        "INSERT INTO agent_status(device, time, received, agent_version, spool_bytes,"
+        " spool_batches, spool_limit_bytes, dropped_batches_total, dropped_records_total,"
+        " rejected_batches_total, last_success, last_error, last_error_time, source_errors,"
+        " last_drop, reports) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,1)"
+        " ON CONFLICT(device) DO UPDATE SET time = excluded.time, received = excluded.received,"
+        " agent_version = excluded.agent_version, spool_bytes = excluded.spool_bytes,"
+        " spool_batches = excluded.spool_batches, spool_limit_bytes = excluded.spool_limit_bytes,"
+        " dropped_batches_total = excluded.dropped_batches_total,"
+        " dropped_records_total = excluded.dropped_records_total,"
+        " rejected_batches_total = excluded.rejected_batches_total,"
+        " last_success = excluded.last_success, last_error = excluded.last_error,"
+        " last_error_time = excluded.last_error_time, source_errors = excluded.source_errors,"
+        " last_drop = coalesce(excluded.last_drop, agent_status.last_drop),"
+        " reports = agent_status.reports + 1",
+    [ST_LOSS_INSERT] = "INSERT INTO agent_losses(device, time, received, dropped_batches,"
+                       " dropped_records, rejected_batches) VALUES(?,?,?,?,?,?)",
 };
 
 struct writer {
@@ -358,6 +381,76 @@ static int insert_policy(struct writer *w, int64_t dev, const struct rf_record *
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+static void bind_opt_int(sqlite3_stmt *st, int col, bool present, int64_t v)
+{
+    if (present)
+        sqlite3_bind_int64(st, col, v);
+    else
+        sqlite3_bind_null(st, col);
+}
+
+/* The device's previous totals, or *found = false before its first report. */
+static int status_totals(struct writer *w, int64_t dev, struct agentloss_totals *out, bool *found)
+{
+    sqlite3_stmt *sel = w->st[ST_STATUS_SELECT];
+    sqlite3_bind_int64(sel, 1, dev);
+    int rc = sqlite3_step(sel);
+    *found = rc == SQLITE_ROW;
+    if (*found) {
+        out->dropped_batches = sqlite3_column_int64(sel, 0);
+        out->dropped_records = sqlite3_column_int64(sel, 1);
+        out->rejected_batches = sqlite3_column_int64(sel, 2);
+        rc = SQLITE_DONE;
+    }
+    sqlite3_reset(sel);
+    sqlite3_clear_bindings(sel);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Replaces the device's latest status and logs what it lost since the
+ * previous report (agentloss.h; the hot aggregate computes the same). */
+static int insert_status(struct writer *w, int64_t dev, int64_t now, const struct rf_record *r)
+{
+    const struct rf_agent_status *s = &r->u.st;
+    struct agentloss_totals prev, cur;
+    struct agentloss loss;
+    bool found;
+    int rc = status_totals(w, dev, &prev, &found);
+    if (rc != SQLITE_OK)
+        return rc;
+    agentloss_totals_of(s, &cur);
+    agentloss_between(found ? &prev : NULL, &cur, &loss);
+    sqlite3_stmt *st = w->st[ST_STATUS_UPSERT];
+    sqlite3_bind_int64(st, 1, dev);
+    sqlite3_bind_int64(st, 2, r->time_ms);
+    sqlite3_bind_int64(st, 3, now);
+    bind_opt_text(st, 4, s->agent_version);
+    sqlite3_bind_int64(st, 5, s->spool_bytes);
+    sqlite3_bind_int64(st, 6, s->spool_batches);
+    bind_opt_int(st, 7, s->has_spool_limit, s->spool_limit_bytes);
+    sqlite3_bind_int64(st, 8, s->dropped_batches_total);
+    bind_opt_int(st, 9, s->has_dropped_records, s->dropped_records_total);
+    bind_opt_int(st, 10, s->has_rejected_batches, s->rejected_batches_total);
+    bind_opt_int(st, 11, s->has_last_success, s->last_success_ms);
+    bind_opt_text(st, 12, s->last_error);
+    bind_opt_int(st, 13, s->has_last_error_time, s->last_error_ms);
+    bind_opt_int(st, 14, s->has_source_errors, s->source_errors);
+    bind_opt_int(st, 15, loss.dropped_batches > 0, r->time_ms);
+    if ((rc = step_reset(st)) != SQLITE_DONE)
+        return rc;
+    if (!agentloss_any(&loss))
+        return SQLITE_OK;
+    st = w->st[ST_LOSS_INSERT];
+    sqlite3_bind_int64(st, 1, dev);
+    sqlite3_bind_int64(st, 2, r->time_ms);
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_int64(st, 4, loss.dropped_batches);
+    sqlite3_bind_int64(st, 5, loss.dropped_records);
+    sqlite3_bind_int64(st, 6, loss.rejected_batches);
+    rc = step_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 /* Writes one batch inside the open transaction. Counts what it stored in
  * per_kind (only when the whole group later commits do they count). */
 static int store_batch(struct writer *w, struct writer_job *job, int64_t now,
@@ -405,6 +498,9 @@ static int store_batch(struct writer *w, struct writer_job *job, int64_t now,
             break;
         case RF_KIND_VPN_POLICY:
             rc = insert_policy(w, dev, r);
+            break;
+        case RF_KIND_AGENT_STATUS:
+            rc = insert_status(w, dev, now, r);
             break;
         default:
             rc = SQLITE_MISUSE;
@@ -555,6 +651,8 @@ static bool retention_run(struct writer *w)
         "DELETE FROM pbk_entries WHERE id IN (SELECT id FROM pbk_entries WHERE time < ?1 LIMIT ?2)",
         "DELETE FROM vpn_policies WHERE id IN"
         " (SELECT id FROM vpn_policies WHERE time < ?1 LIMIT ?2)",
+        "DELETE FROM agent_losses WHERE id IN"
+        " (SELECT id FROM agent_losses WHERE time < ?1 LIMIT ?2)",
         "DELETE FROM batches WHERE (device, uid) IN"
         " (SELECT device, uid FROM batches WHERE received < ?1 LIMIT ?2)",
     };

@@ -92,6 +92,16 @@ export function isoTitle(t) {
   return d ? `${d.toISOString().replace('.000Z', 'Z')} (UTC)` : '';
 }
 
+/** Bytes with binary units: "512 bytes", "4.0 KiB", "1.5 MiB", "2.00 GiB". */
+export function fmtBytes(n) {
+  if (n == null || Number.isNaN(Number(n))) return '—';
+  const v = Number(n);
+  if (v < 1024) return `${fmtInt(v)} ${v === 1 ? 'byte' : 'bytes'}`;
+  if (v < 1024 * 1024) return `${(v / 1024).toFixed(1)} KiB`;
+  if (v < 1024 * 1024 * 1024) return `${(v / (1024 * 1024)).toFixed(1)} MiB`;
+  return `${(v / (1024 * 1024 * 1024)).toFixed(2)} GiB`;
+}
+
 export function fmtDuration(ms) {
   if (ms == null) return '—';
   if (ms < 1000) return `${ms} ms`;

@@ -20,6 +20,7 @@ enum rf_kind {
     RF_KIND_IFACE_METRIC,
     RF_KIND_PBK_ENTRY,
     RF_KIND_VPN_POLICY,
+    RF_KIND_AGENT_STATUS, /* extension of api-v1: the agent's report on itself */
     RF_KIND_COUNT
 };
 
@@ -98,6 +99,32 @@ struct rf_vpn_policy {
     struct rf_ipsec_policy ipsec;
 };
 
+/*
+ * What an agent reports about itself once per run. The counters are totals
+ * since the agent's state directory was created (they survive restarts), so
+ * the collector takes deltas between two reports; a total lower than the
+ * previous one means the agent's state was reset.
+ */
+struct rf_agent_status {
+    const char *agent_version; /* NULL when absent */
+    int64_t spool_bytes;       /* bytes waiting in the spool when the status was made */
+    int64_t spool_batches;
+    bool has_spool_limit;
+    int64_t spool_limit_bytes; /* the agent's spool bound, 0 = none */
+    int64_t dropped_batches_total; /* deleted unsent because the spool was full or too old */
+    bool has_dropped_records;
+    int64_t dropped_records_total;
+    bool has_rejected_batches;
+    int64_t rejected_batches_total; /* refused by the collector (4xx) and moved aside */
+    bool has_last_success;
+    int64_t last_success_ms; /* the collector last acknowledged a batch */
+    const char *last_error;  /* NULL when absent */
+    bool has_last_error_time;
+    int64_t last_error_ms;
+    bool has_source_errors;
+    int64_t source_errors; /* source files that failed to parse in this run */
+};
+
 struct rf_record {
     enum rf_kind kind;
     int64_t time_ms;
@@ -106,6 +133,7 @@ struct rf_record {
         struct rf_iface_metric ifm;
         struct rf_pbk_entry pbk;
         struct rf_vpn_policy pol;
+        struct rf_agent_status st;
     } u;
 };
 

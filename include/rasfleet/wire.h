@@ -24,5 +24,7 @@
 #define RF_MAX_MESSAGE_LEN 8192 /* rendered event messages */
 #define RF_MAX_PBK_VALUE_LEN 16384
 #define RF_MAX_PBK_SETTINGS 1024
+#define RF_MAX_AGENT_ERROR_LEN 1024 /* agent_status last_error */
+#define RF_MAX_COUNTER 9007199254740991.0 /* 2^53 - 1: exact in every JSON reader */
 
 #endif

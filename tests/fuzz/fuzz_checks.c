@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct rf_iface_metric *ifs = malloc(n * sizeof(*ifs));
     struct rf_pbk_entry *pbk = malloc(n * sizeof(*pbk));
     struct rf_vpn_policy *pol = malloc(n * sizeof(*pol));
-    struct check_device d = {ifs, 0, pbk, 0, pol, 0};
+    struct check_device d = {ifs, 0, pbk, 0, pol, 0, NULL};
     for (size_t i = 0; i < b.n_records; i++) {
         const struct rf_record *r = &b.records[i];
         if (r->kind == RF_KIND_IFACE_METRIC)

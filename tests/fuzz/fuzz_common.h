@@ -304,6 +304,21 @@ static FUZZ_UNUSED void check_record(const struct rf_record *r, unsigned flags, 
         }
         break;
     }
+    case RF_KIND_AGENT_STATUS: {
+        const struct rf_agent_status *s = &r->u.st;
+        const int64_t counts[] = {s->spool_bytes, s->spool_batches, s->spool_limit_bytes,
+                                  s->dropped_batches_total, s->dropped_records_total,
+                                  s->rejected_batches_total, s->source_errors};
+        for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+            FUZZ_CHECK(counts[i] >= 0 && counts[i] <= 9007199254740991LL,
+                       "record %zu: agent_status count %zu = %lld", index, i,
+                       (long long)counts[i]);
+        FUZZ_CHECK(!s->agent_version || fuzz_str_ok(s->agent_version, 64, u),
+                   "record %zu: agent_version", index);
+        FUZZ_CHECK(!s->last_error || fuzz_str_ok(s->last_error, RF_MAX_AGENT_ERROR_LEN, u),
+                   "record %zu: last_error", index);
+        break;
+    }
     default:
         break;
     }

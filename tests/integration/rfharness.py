@@ -185,3 +185,20 @@ def make_batch(device_id=None, batch_id=None, n_events=3, start_record=1, code=8
             "agent": {"device_id": device_id, "hostname": hostname,
                       "os_version": "10.0.22631", "agent_version": "0.1.0"},
             "records": records}
+
+
+def make_status_batch(device_id=None, batch_id=None, dropped=0, dropped_records=None,
+                      rejected=0, spool_bytes=0, spool_batches=0, time_str=None, **extra):
+    """A batch holding one agent_status record (the api.md extension)."""
+    status = {"kind": "agent_status",
+              "time": time_str or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "agent_version": "0.1.0", "spool_bytes": spool_bytes,
+              "spool_batches": spool_batches, "spool_limit_bytes": 1 << 20,
+              "dropped_batches_total": dropped,
+              "dropped_records_total": dropped * 10 if dropped_records is None else dropped_records,
+              "rejected_batches_total": rejected}
+    status.update(extra)
+    return {"schema": 1, "batch_id": batch_id or str(uuid.uuid4()),
+            "agent": {"device_id": device_id or str(uuid.uuid4()), "hostname": "LT-STATUS",
+                      "os_version": "10.0.22631", "agent_version": "0.1.0"},
+            "records": [status]}

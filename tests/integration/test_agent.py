@@ -152,9 +152,20 @@ class AgentTestBase(unittest.TestCase):
             "SELECT count(*) FROM %s t JOIN devices d ON d.id = t.device WHERE d.uid = ?" % table,
             (self.device,))[0][0]
 
+    def reports(self, collector=None):
+        """agent_status records the collector stored for this device: one per run that
+        reached it, each in a batch of its own."""
+        rows = (collector or self.c).sql(
+            "SELECT s.reports FROM agent_status s JOIN devices d ON d.id = s.device"
+            " WHERE d.uid = ?", (self.device,))
+        return rows[0][0] if rows else 0
+
     def counts(self, collector=None):
-        return {t: self.count(t, collector)
-                for t in ("events", "iface_metrics", "pbk_entries", "vpn_policies", "batches")}
+        """Telemetry rows and batches (the agent's own reports left out)."""
+        c = {t: self.count(t, collector)
+             for t in ("events", "iface_metrics", "pbk_entries", "vpn_policies", "batches")}
+        c["batches"] -= self.reports(collector)
+        return c
 
     def record_ids(self, collector=None):
         return [r[0] for r in (collector or self.c).sql(
@@ -162,9 +173,10 @@ class AgentTestBase(unittest.TestCase):
             " ORDER BY e.record_id", (self.device,))]
 
     def stored_records(self, collector=None):
+        """Telemetry records in the stored batches (the agent's reports left out)."""
         return (collector or self.c).sql(
             "SELECT coalesce(sum(b.records), 0) FROM batches b JOIN devices d ON d.id = b.device"
-            " WHERE d.uid = ?", (self.device,))[0][0]
+            " WHERE d.uid = ?", (self.device,))[0][0] - self.reports(collector)
 
     def status(self):
         with open(os.path.join(self.state, "status.json")) as f:
@@ -211,10 +223,12 @@ class FixturesTest(AgentTestBase):
         self.assertEqual(st["last_cycle"]["records_spooled"], 17)
         self.assertEqual(st["problems"], [])
 
+        self.assertEqual(self.reports(), 1)
         before = self.counts()
         p = self.run_agent()
         self.assertRun(p, 0)
-        self.assertEqual(self.counts(), before)  # not even an empty batch
+        self.assertEqual(self.counts(), before)  # not even an empty batch of telemetry
+        self.assertEqual(self.reports(), 2)  # only the run's own report
         self.assertEqual(self.status()["last_cycle"]["files_unchanged"], 11)
         # new mtimes, same bytes: still nothing new
         for n in os.listdir(self.src):
@@ -223,6 +237,8 @@ class FixturesTest(AgentTestBase):
         self.assertRun(p, 0)
         self.assertEqual(self.counts(), before)
         self.assertEqual(self.status()["last_cycle"]["records_spooled"], 0)
+        self.assertEqual(self.reports(), 3)
+        self.assertEqual(spool_files(self.state), [])  # reports never wait in the spool
 
     def test_new_events_appended_are_sent_alone(self):
         lines = [event_xml(i) for i in range(1, 11)]
@@ -269,7 +285,7 @@ class FixturesTest(AgentTestBase):
                            capture_output=True, text=True, timeout=120, env=agent_env())
         self.assertRun(p, 0)
         self.assertEqual(self.count("iface_metrics"), 5)
-        self.assertEqual(self.count("batches"), 3)  # batch_records = 2 from the file: 2 + 2 + 1
+        self.assertEqual(self.counts()["batches"], 3)  # batch_records = 2 from the file: 2 + 2 + 1
         bad = os.path.join(self.tmp, "bad.conf")
         with open(bad, "w") as f:
             f.write("collector = http://x\nno_such_key = 1\n")
@@ -472,7 +488,10 @@ class DeliveryTest(AgentTestBase):
         stored = sorted(r[0] for r in self.c.sql(
             "SELECT b.uid FROM batches b JOIN devices d ON d.id = b.device WHERE d.uid = ?",
             (self.device,)))
-        self.assertEqual(stored, sorted(ids))
+        # every batch under the id it was spooled with; the others are the run's report
+        self.assertEqual(sorted(set(stored) & set(ids)), sorted(ids))
+        self.assertEqual(len(stored), len(ids) + self.reports())
+        self.assertEqual(self.reports(), 1)  # the runs that could not reach it reported nothing
         self.assertRun(self.run_agent(*FAST_FAIL), 0)
         self.assertEqual(self.stored_records(), 17)
 
@@ -514,12 +533,18 @@ class DeliveryTest(AgentTestBase):
     def test_retry_after_honoured(self):
         seen = []
 
+        reports = []
+
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 batch = json.loads(gzip.decompress(body))
-                seen.append((time.monotonic(), batch["batch_id"], self.headers["Authorization"]))
-                if len(seen) <= 2:
+                if [r["kind"] for r in batch["records"]] == ["agent_status"]:
+                    reports.append((time.monotonic(), batch["records"][0]))
+                else:
+                    seen.append((time.monotonic(), batch["batch_id"],
+                                 self.headers["Authorization"]))
+                if len(seen) <= 2 and not reports:
                     self.send_response(503)
                     self.send_header("Retry-After", "1")
                     out = b'{"error":"saturated","message":"busy"}'
@@ -551,6 +576,11 @@ class DeliveryTest(AgentTestBase):
         self.assertEqual(seen[0][2], "Bearer " + h.ADMIN_TOKEN)
         self.assertGreaterEqual(seen[1][0] - seen[0][0], 0.95)
         self.assertGreaterEqual(seen[2][0] - seen[1][0], 0.95)
+        # then the run's report, alone, after its telemetry, with the 503 as its last error
+        self.assertEqual(len(reports), 1)
+        self.assertGreater(reports[0][0], seen[2][0])
+        self.assertIn("HTTP 503", reports[0][1]["last_error"])
+        self.assertEqual(reports[0][1]["spool_batches"], 0)
 
     def test_retry_after_beyond_budget_gives_up(self):
         class Handler(http.server.BaseHTTPRequestHandler):

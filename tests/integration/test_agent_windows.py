@@ -179,9 +179,18 @@ class WindowsAgentTest(unittest.TestCase):
             "SELECT count(*) FROM %s t JOIN devices d ON d.id = t.device WHERE d.uid = ?" % table,
             (self.device,))[0][0]
 
+    def reports(self):
+        """agent_status records stored for this device: one per run, each in a batch of its own."""
+        rows = self.c.sql("SELECT s.reports FROM agent_status s JOIN devices d ON d.id = s.device"
+                          " WHERE d.uid = ?", (self.device,))
+        return rows[0][0] if rows else 0
+
     def counts(self):
-        return {t: self.count(t)
-                for t in ("events", "iface_metrics", "pbk_entries", "vpn_policies", "batches")}
+        """Telemetry rows and batches (the agent's own reports left out)."""
+        c = {t: self.count(t)
+             for t in ("events", "iface_metrics", "pbk_entries", "vpn_policies", "batches")}
+        c["batches"] -= self.reports()
+        return c
 
     def record_ids(self):
         return [r[0] for r in self.c.sql(
@@ -217,7 +226,8 @@ class WindowsAgentTest(unittest.TestCase):
             " WHERE d.uid = ? AND record_id = 418233", (self.device,)), [(809,)])
         self.assertEqual(self.c.sql(
             "SELECT coalesce(sum(b.records), 0) FROM batches b JOIN devices d ON d.id = b.device"
-            " WHERE d.uid = ?", (self.device,))[0][0], 17)
+            " WHERE d.uid = ?", (self.device,))[0][0] - self.reports(), 17)
+        self.assertEqual(self.reports(), 1)
         host, os_version, agent_version = self.c.sql(
             "SELECT hostname, os_version, agent_version FROM devices WHERE uid = ?",
             (self.device,))[0]
@@ -235,6 +245,7 @@ class WindowsAgentTest(unittest.TestCase):
         p = self.run_agent()
         self.assertRun(p, 0)
         self.assertEqual(self.counts(), before)  # nothing sent again, not even an empty batch
+        self.assertEqual(self.reports(), 2)  # only the run's own report, through WinHTTP
         self.assertEqual(self.status()["last_cycle"]["files_unchanged"], 11)
 
     def test_collector_down_then_refused_token_then_delivered(self):

@@ -45,12 +45,23 @@ class DeployTest(unittest.TestCase):
             c.post_batch(batch)
             c.post_batch(batch)
             c.post_batch(b"{")
+            # one agent that dropped 3 batches, one healthy: the fleet gauges
+            s, _, _ = c.post_batch(h.make_status_batch(dropped=3, spool_bytes=5000,
+                                                       spool_batches=2))
+            self.assertEqual(s, 200)
+            s, _, _ = c.post_batch(h.make_status_batch(spool_bytes=100, spool_batches=1))
+            self.assertEqual(s, 200)
             s, rh, data = c.request("GET", "/metrics")
             self.assertEqual(s, 200)
             self.assertTrue(rh["content-type"].startswith("text/plain; version=0.0.4"))
         r = subprocess.run([exe, "check", "metrics"], input=data, capture_output=True)
         self.assertEqual(r.returncode, 0, (r.stdout + r.stderr).decode())
         self.assertIn(b'rasfleet_ingest_batches_total{result="duplicate"} 1', data)
+        self.assertIn(b'rasfleet_ingest_records_total{kind="agent_status"} 2\n', data)
+        for line in (b"rasfleet_agents_reporting_status 2", b"rasfleet_agents_dropping 1",
+                     b"rasfleet_agent_spool_bytes 5100", b"rasfleet_agent_spool_batches 3",
+                     b"rasfleet_agent_dropped_batches 3"):
+            self.assertIn(b"\n" + line + b"\n", data)
 
     def test_example_config_is_accepted(self):
         example = os.path.join(SRC, "deploy", "rasfleet.conf.example")

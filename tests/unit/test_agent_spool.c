@@ -142,11 +142,20 @@ static void test_reject_moves_aside_with_reason(void **state)
     char *reason = slurp(f->dir, "rejected/00000000000000000007.reason", &rlen);
     assert_string_equal(reason, "HTTP 400\nbad record\n");
     assert_int_equal(spool_reject(s, 7, "again"), RF_ENOTFOUND);
+    assert_int_equal(spool_rejects(s), 1);
     spool_close(s);
-    /* a rejected batch is not part of the queue any more */
+    /* a rejected batch is not part of the queue any more, and stays counted */
     assert_int_equal(spool_open(f->dir, &no_limits, &s), RF_OK);
     assert_int_equal(spool_count(s), 0);
+    assert_int_equal(spool_rejects(s), 1);
+    assert_int_equal(push(s, 8, 1, 0, 2), RF_OK);
+    assert_int_equal(spool_reject(s, 8, "HTTP 413\n"), RF_OK);
+    assert_int_equal(spool_rejects(s), 2);
     spool_close(s);
+    size_t clen;
+    char *counters = slurp(f->dir, "dropped", &clen);
+    assert_string_equal(counters, "batches 0\nrecords 0\nrejected 2\n");
+    free(counters);
     free(before);
     free(after);
     free(reason);
@@ -230,6 +239,21 @@ static void test_bound_drops_oldest_and_counts(void **state)
     spool_close(s);
 }
 
+static void test_counters_file_of_an_older_agent(void **state)
+{
+    struct fixture *f = *state;
+    struct spool *s;
+    uint64_t batches, records;
+    /* written before the rejected count existed: drops kept, rejects start at 0 */
+    write_raw(f->dir, "dropped", "batches 4\nrecords 40\n");
+    assert_int_equal(spool_open(f->dir, &no_limits, &s), RF_OK);
+    spool_drops(s, &batches, &records);
+    assert_int_equal(batches, 4);
+    assert_int_equal(records, 40);
+    assert_int_equal(spool_rejects(s), 0);
+    spool_close(s);
+}
+
 static void test_age_bound(void **state)
 {
     struct fixture *f = *state;
@@ -271,6 +295,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_write_list_read_ack, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reject_moves_aside_with_reason, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counters_file_of_an_older_agent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_leftovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bound_drops_oldest_and_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_age_bound, setup, teardown),

@@ -165,6 +165,23 @@ static const struct kv POL[] = {
     {NULL, NULL},
 };
 
+static const struct kv ST[] = {
+    {"kind", "\"agent_status\""},
+    {"time", "\"2026-11-20T08:05:00Z\""},
+    {"agent_version", "\"0.1.0\""},
+    {"spool_bytes", "1048576"},
+    {"spool_batches", "3"},
+    {"spool_limit_bytes", "67108864"},
+    {"dropped_batches_total", "2"},
+    {"dropped_records_total", "1000"},
+    {"rejected_batches_total", "1"},
+    {"last_success", "\"2026-11-20T08:01:02.123Z\""},
+    {"last_error", "\"cannot reach https://collector:8443: Connection refused\""},
+    {"last_error_time", "\"2026-11-20T08:04:00Z\""},
+    {"source_errors", "4"},
+    {NULL, NULL},
+};
+
 static void build_record(struct buf *b, const struct kv *base, const struct kv *ovr)
 {
     bool first = true;
@@ -298,6 +315,33 @@ static void assert_records_equal(const struct rf_record *a, const struct rf_reco
             assert_string_equal(x->ipsec.dh_group, y->ipsec.dh_group);
             assert_string_equal(x->ipsec.pfs_group, y->ipsec.pfs_group);
         }
+        break;
+    }
+    case RF_KIND_AGENT_STATUS: {
+        const struct rf_agent_status *x = &a->u.st, *y = &b->u.st;
+        assert_str_eq_or_null(x->agent_version, y->agent_version);
+        assert_int_equal(x->spool_bytes, y->spool_bytes);
+        assert_int_equal(x->spool_batches, y->spool_batches);
+        assert_int_equal(x->has_spool_limit, y->has_spool_limit);
+        if (x->has_spool_limit)
+            assert_int_equal(x->spool_limit_bytes, y->spool_limit_bytes);
+        assert_int_equal(x->dropped_batches_total, y->dropped_batches_total);
+        assert_int_equal(x->has_dropped_records, y->has_dropped_records);
+        if (x->has_dropped_records)
+            assert_int_equal(x->dropped_records_total, y->dropped_records_total);
+        assert_int_equal(x->has_rejected_batches, y->has_rejected_batches);
+        if (x->has_rejected_batches)
+            assert_int_equal(x->rejected_batches_total, y->rejected_batches_total);
+        assert_int_equal(x->has_last_success, y->has_last_success);
+        if (x->has_last_success)
+            assert_int_equal(x->last_success_ms, y->last_success_ms);
+        assert_str_eq_or_null(x->last_error, y->last_error);
+        assert_int_equal(x->has_last_error_time, y->has_last_error_time);
+        if (x->has_last_error_time)
+            assert_int_equal(x->last_error_ms, y->last_error_ms);
+        assert_int_equal(x->has_source_errors, y->has_source_errors);
+        if (x->has_source_errors)
+            assert_int_equal(x->source_errors, y->source_errors);
         break;
     }
     default:
@@ -1462,6 +1506,214 @@ static void test_round_trip_every_kind_edge_values(void **state)
     buf_free(&b);
 }
 
+/* ---- agent_status (api-v1 extension) ---- */
+
+static void test_agent_status_every_field(void **state)
+{
+    (void)state;
+    struct buf b;
+    one_record_batch(&b, ST, NULL);
+    struct rf_batch d;
+    struct batch_error err;
+    if (decode_n(b.data, b.len, &LIM, &d, &err) != RF_OK)
+        fail_msg("%s %s: %s", err.code, err.field, err.message);
+    assert_int_equal(d.n_records, 1);
+    assert_int_equal(d.records[0].kind, RF_KIND_AGENT_STATUS);
+    assert_int_equal(d.records[0].time_ms, T_0805);
+    const struct rf_agent_status *s = &d.records[0].u.st;
+    assert_string_equal(s->agent_version, "0.1.0");
+    assert_int_equal(s->spool_bytes, 1048576);
+    assert_int_equal(s->spool_batches, 3);
+    assert_true(s->has_spool_limit);
+    assert_int_equal(s->spool_limit_bytes, 67108864);
+    assert_int_equal(s->dropped_batches_total, 2);
+    assert_true(s->has_dropped_records);
+    assert_int_equal(s->dropped_records_total, 1000);
+    assert_true(s->has_rejected_batches);
+    assert_int_equal(s->rejected_batches_total, 1);
+    assert_true(s->has_last_success);
+    assert_int_equal(s->last_success_ms, T_2026);
+    assert_string_equal(s->last_error, "cannot reach https://collector:8443: Connection refused");
+    assert_true(s->has_last_error_time);
+    assert_int_equal(s->last_error_ms, 1795161840000LL);
+    assert_true(s->has_source_errors);
+    assert_int_equal(s->source_errors, 4);
+    assert_string_equal(rf_kind_name(RF_KIND_AGENT_STATUS), "agent_status");
+    assert_int_equal(rf_kind_from_name("agent_status"), RF_KIND_AGENT_STATUS);
+    rf_batch_free(&d);
+    round_trip(b.data, b.len);
+    buf_free(&b);
+}
+
+static void test_agent_status_required_only(void **state)
+{
+    (void)state;
+    static const struct kv ovr[] = {
+        {"agent_version", NULL},       {"spool_limit_bytes", NULL}, {"dropped_records_total", NULL},
+        {"rejected_batches_total", NULL}, {"last_success", "null"}, {"last_error", NULL},
+        {"last_error_time", NULL},     {"source_errors", NULL},     {"spool_bytes", "0"},
+        {"spool_batches", "0"},        {"dropped_batches_total", "9007199254740991"},
+        {NULL, NULL}};
+    struct buf b;
+    one_record_batch(&b, ST, ovr);
+    struct rf_batch d;
+    struct batch_error err;
+    if (decode_n(b.data, b.len, &LIM, &d, &err) != RF_OK)
+        fail_msg("%s %s: %s", err.code, err.field, err.message);
+    const struct rf_agent_status *s = &d.records[0].u.st;
+    assert_null(s->agent_version);
+    assert_int_equal(s->spool_bytes, 0);
+    assert_false(s->has_spool_limit);
+    assert_int_equal(s->dropped_batches_total, 9007199254740991LL);
+    assert_false(s->has_dropped_records);
+    assert_false(s->has_rejected_batches);
+    assert_false(s->has_last_success);
+    assert_null(s->last_error);
+    assert_false(s->has_last_error_time);
+    assert_false(s->has_source_errors);
+    rf_batch_free(&d);
+    round_trip(b.data, b.len);
+    /* the encoder leaves the absent fields out */
+    struct buf enc = BUF_INIT;
+    assert_int_equal(decode_n(b.data, b.len, &LIM, &d, &err), RF_OK);
+    assert_int_equal(record_encode_json(&d.records[0], &enc), RF_OK);
+    assert_string_equal(enc.data, "{\"kind\":\"agent_status\",\"time\":\"2026-11-20T08:05:00.000Z\","
+                                  "\"spool_bytes\":0,\"spool_batches\":0,"
+                                  "\"dropped_batches_total\":9007199254740991}");
+    rf_batch_free(&d);
+    buf_free(&enc);
+    buf_free(&b);
+}
+
+static void test_refuse_agent_status_fields(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *field, *value, *code, *named;
+    } cases[] = {
+        /* wrong types */
+        {"spool_bytes", "\"1048576\"", "wrong_type", "spool_bytes"},
+        {"spool_batches", "true", "wrong_type", "spool_batches"},
+        {"dropped_batches_total", "2.5", "wrong_type", "dropped_batches_total"},
+        {"dropped_records_total", "[1]", "wrong_type", "dropped_records_total"},
+        {"rejected_batches_total", "{}", "wrong_type", "rejected_batches_total"},
+        {"source_errors", "\"4\"", "wrong_type", "source_errors"},
+        {"last_error", "42", "wrong_type", "last_error"},
+        {"agent_version", "1", "wrong_type", "agent_version"},
+        {"last_success", "1795161662123", "wrong_type", "last_success"},
+        {"last_error_time", "false", "wrong_type", "last_error_time"},
+        /* negative and out-of-range counts */
+        {"spool_bytes", "-1", "invalid_value", "spool_bytes"},
+        {"dropped_batches_total", "-3", "invalid_value", "dropped_batches_total"},
+        {"dropped_records_total", "-1", "invalid_value", "dropped_records_total"},
+        {"rejected_batches_total", "-1", "invalid_value", "rejected_batches_total"},
+        {"spool_limit_bytes", "-1", "invalid_value", "spool_limit_bytes"},
+        {"source_errors", "-2", "invalid_value", "source_errors"},
+        {"spool_batches", "9007199254740992", "invalid_value", "spool_batches"},
+        {"spool_bytes", "1e300", "invalid_value", "spool_bytes"},
+        /* bad times */
+        {"last_success", "\"yesterday\"", "invalid_time", "last_success"},
+        {"last_success", "\"2026-13-01T00:00:00Z\"", "invalid_time", "last_success"},
+        {"last_error_time", "\"2026-11-20 08:04:00\"", "invalid_time", "last_error_time"},
+        {"time", "\"\"", "invalid_time", "time"},
+        /* required fields */
+        {"spool_bytes", NULL, "missing_field", "spool_bytes"},
+        {"spool_batches", "null", "missing_field", "spool_batches"},
+        {"dropped_batches_total", NULL, "missing_field", "dropped_batches_total"},
+        {"time", NULL, "missing_field", "time"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct kv ovr[] = {{cases[i].field, cases[i].value}, {NULL, NULL}};
+        print_message("case %zu: %s = %s\n", i, cases[i].field,
+                      cases[i].value ? cases[i].value : "(absent)");
+        assert_record_refusal(ST, ovr, cases[i].code, cases[i].named);
+    }
+}
+
+static void test_refuse_agent_status_huge_strings(void **state)
+{
+    (void)state;
+    struct buf v = BUF_INIT;
+    /* last_error: 1024 bytes pass, 1025 are refused */
+    assert_int_equal(buf_append_char(&v, '"'), RF_OK);
+    for (int i = 0; i < RF_MAX_AGENT_ERROR_LEN; i++)
+        assert_int_equal(buf_append_char(&v, 'e'), RF_OK);
+    assert_int_equal(buf_append_char(&v, '"'), RF_OK);
+    struct kv ok[] = {{"last_error", v.data}, {NULL, NULL}};
+    struct buf b;
+    one_record_batch(&b, ST, ok);
+    struct rf_batch d;
+    struct batch_error err;
+    assert_int_equal(decode_n(b.data, b.len, &LIM, &d, &err), RF_OK);
+    assert_int_equal(strlen(d.records[0].u.st.last_error), RF_MAX_AGENT_ERROR_LEN);
+    rf_batch_free(&d);
+    buf_free(&b);
+    v.data[v.len - 1] = 'e';
+    assert_int_equal(buf_append_char(&v, '"'), RF_OK);
+    struct kv over[] = {{"last_error", v.data}, {NULL, NULL}};
+    assert_record_refusal(ST, over, "field_too_long", "last_error");
+    /* an escaped multi-byte character counts in UTF-8 bytes: 342 x 3 > 1024 */
+    buf_reset(&v);
+    assert_int_equal(buf_append_char(&v, '"'), RF_OK);
+    for (int i = 0; i < 342; i++)
+        assert_int_equal(buf_append_str(&v, "\\u20ac"), RF_OK);
+    assert_int_equal(buf_append_char(&v, '"'), RF_OK);
+    struct kv euro[] = {{"last_error", v.data}, {NULL, NULL}};
+    assert_record_refusal(ST, euro, "field_too_long", "last_error");
+    /* agent_version is bounded like the batch's agent object */
+    struct kv ver[] = {{"agent_version", "\"0.1.0-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\""},
+                       {NULL, NULL}};
+    assert_record_refusal(ST, ver, "field_too_long", "agent_version");
+    buf_free(&v);
+}
+
+static void test_agent_status_beside_other_kinds(void **state)
+{
+    (void)state;
+    /* one more record in a batch: it may stand anywhere, and an error in it names its index */
+    static const struct kv bad[] = {{"dropped_batches_total", "-1"}, {NULL, NULL}};
+    struct buf b;
+    batch_open(&b);
+    build_record(&b, EV, NULL);
+    buf_append_char(&b, ',');
+    build_record(&b, ST, NULL);
+    buf_append_char(&b, ',');
+    build_record(&b, IFM, NULL);
+    batch_close(&b);
+    struct rf_batch d;
+    struct batch_error err;
+    assert_int_equal(decode_n(b.data, b.len, &LIM, &d, &err), RF_OK);
+    assert_int_equal(d.n_records, 3);
+    assert_int_equal(d.records[1].kind, RF_KIND_AGENT_STATUS);
+    assert_int_equal(d.records[2].kind, RF_KIND_IFACE_METRIC);
+    rf_batch_free(&d);
+    round_trip(b.data, b.len);
+    buf_free(&b);
+    batch_open(&b);
+    build_record(&b, EV, NULL);
+    buf_append_char(&b, ',');
+    build_record(&b, ST, bad);
+    batch_close(&b);
+    assert_refusal_lim(b.data, b.len, &LIM, RF_EFORMAT, "invalid_value", 1,
+                       "dropped_batches_total");
+    buf_free(&b);
+    /* unknown fields inside the kind are ignored, as for the others */
+    static const struct kv extra[] = {{"future_counter", "{\"x\":1}"}, {NULL, NULL}};
+    one_record_batch(&b, ST, extra);
+    assert_int_equal(decode_n(b.data, b.len, &LIM, &d, &err), RF_OK);
+    rf_batch_free(&d);
+    buf_free(&b);
+    /* and NDJSON carries it too */
+    struct buf nd = BUF_INIT;
+    build_record(&nd, ST, NULL);
+    struct rf_agent_info agent = {.device_id = "dev-1"};
+    assert_int_equal(decode_nd(nd.data, nd.len, &agent, "batch-1", &LIM, &d, &err), RF_OK);
+    assert_int_equal(d.records[0].kind, RF_KIND_AGENT_STATUS);
+    assert_int_equal(d.records[0].u.st.dropped_batches_total, 2);
+    rf_batch_free(&d);
+    buf_free(&nd);
+}
+
 static void test_encode_record_round_trip_as_ndjson(void **state)
 {
     (void)state;
@@ -1538,6 +1790,11 @@ int main(void)
         cmocka_unit_test(test_round_trip_fixture),
         cmocka_unit_test(test_round_trip_every_kind_edge_values),
         cmocka_unit_test(test_encode_record_round_trip_as_ndjson),
+        cmocka_unit_test(test_agent_status_every_field),
+        cmocka_unit_test(test_agent_status_required_only),
+        cmocka_unit_test(test_refuse_agent_status_fields),
+        cmocka_unit_test(test_refuse_agent_status_huge_strings),
+        cmocka_unit_test(test_agent_status_beside_other_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -387,7 +387,7 @@ static void test_healthy_sample_device(void **state)
     struct rf_pbk_entry pbk[2] = {u.e, dt.e};
     struct rf_vpn_policy pol[N_POLICIES];
     policies_fill(pol);
-    struct check_device d = {ifs, N_PS51, pbk, 2, pol, 2}; /* user + device policies */
+    struct check_device d = {ifs, N_PS51, pbk, 2, pol, 2, NULL}; /* user + device policies */
     run(&d, NULL, &fs);
     assert_no_findings(&fs);
 
@@ -533,7 +533,7 @@ static void test_metric_order_lists_every_physical_at_or_below(void **state)
     };
     struct pbk_fixture dt;
     pbk_device(&dt);
-    struct check_device d = {ifs, 4, &dt.e, 1, NULL, 0};
+    struct check_device d = {ifs, 4, &dt.e, 1, NULL, 0, NULL};
     run(&d, NULL, &fs);
     const struct finding *f = only(&fs, "metric-order");
     assert_string_equal(f->connection, "Always On VPN Device Tunnel");
@@ -1252,6 +1252,81 @@ static bool url_safe_id(const char *id)
     return id[0] != '-';
 }
 
+/* ---- agent-spool-drops ---- */
+
+#define DAY_MS (24LL * 3600 * 1000)
+#define T_STATUS 1795176000000LL /* 2026-11-20T12:00:00Z */
+
+static void test_agent_spool_drops(void **state)
+{
+    (void)state;
+    struct findings fs = {0};
+    struct rf_agent_status st = {.spool_bytes = 65000,
+                                 .spool_batches = 12,
+                                 .has_spool_limit = true,
+                                 .spool_limit_bytes = 65536,
+                                 .dropped_batches_total = 3,
+                                 .has_dropped_records = true,
+                                 .dropped_records_total = 1500,
+                                 .has_rejected_batches = true,
+                                 .rejected_batches_total = 1};
+    struct check_agent agent = {&st, T_STATUS, true, T_STATUS - 2 * DAY_MS};
+    struct check_device d = {0};
+    d.agent = &agent;
+    run(&d, NULL, &fs);
+    const struct finding *f = only(&fs, "agent-spool-drops");
+    assert_null(f->connection);
+    assert_int_equal(fs.n, 1);
+    assert_string_equal(jstr(f->ev, "reason"),
+                        "agent dropped 3 batches (1500 records) from a full spool, the last "
+                        "reported 2026-11-18T12:00:00.000Z; spool now 65000 of 65536 bytes");
+    assert_int_equal((int64_t)jnum(f->ev, "dropped_batches_total"), 3);
+    assert_int_equal((int64_t)jnum(f->ev, "dropped_records_total"), 1500);
+    assert_int_equal((int64_t)jnum(f->ev, "rejected_batches_total"), 1);
+    assert_string_equal(jstr(f->ev, "last_drop"), "2026-11-18T12:00:00.000Z");
+    assert_string_equal(jstr(f->ev, "status_time"), "2026-11-20T12:00:00.000Z");
+    assert_int_equal((int64_t)jnum(f->ev, "spool_bytes"), 65000);
+    assert_int_equal((int64_t)jnum(f->ev, "spool_batches"), 12);
+    assert_int_equal((int64_t)jnum(f->ev, "spool_limit_bytes"), 65536);
+    assert_true(cJSON_IsNull(jget(f->ev, "last_success")));
+
+    /* exactly 7 days after the last drop still counts; a millisecond later not */
+    agent.last_drop_ms = T_STATUS - CHECKS_AGENT_DROPS_RECENT_MS;
+    run(&d, NULL, &fs);
+    assert_int_equal(count_rule(&fs, "agent-spool-drops"), 1);
+    agent.last_drop_ms = T_STATUS - CHECKS_AGENT_DROPS_RECENT_MS - 1;
+    run(&d, NULL, &fs);
+    assert_no_findings(&fs);
+
+    /* one batch, no record count, no limit, a last success: the optional parts follow */
+    st = (struct rf_agent_status){.dropped_batches_total = 1,
+                                  .has_last_success = true,
+                                  .last_success_ms = T_STATUS - 3600000};
+    agent.last_drop_ms = T_STATUS;
+    run(&d, NULL, &fs);
+    f = only(&fs, "agent-spool-drops");
+    assert_string_equal(jstr(f->ev, "reason"),
+                        "agent dropped 1 batch from a full spool, the last reported "
+                        "2026-11-20T12:00:00.000Z");
+    assert_null(cJSON_GetObjectItemCaseSensitive(f->ev, "dropped_records_total"));
+    assert_null(cJSON_GetObjectItemCaseSensitive(f->ev, "spool_limit_bytes"));
+    assert_string_equal(jstr(f->ev, "last_success"), "2026-11-20T11:00:00.000Z");
+
+    /* drops in the totals but none reported since the collector knew the device (no
+     * last drop), no agent at all, an agent whose status is missing: nothing */
+    agent.has_last_drop = false;
+    run(&d, NULL, &fs);
+    assert_no_findings(&fs);
+    d.agent = NULL;
+    run(&d, NULL, &fs);
+    assert_no_findings(&fs);
+    struct check_agent no_status = {NULL, T_STATUS, true, T_STATUS};
+    d.agent = &no_status;
+    run(&d, NULL, &fs);
+    assert_no_findings(&fs);
+    findings_free(&fs);
+}
+
 static void test_rule_table_invariants(void **state)
 {
     (void)state;
@@ -1305,6 +1380,7 @@ static void test_rule_ids_and_severities(void **state)
         {"ipsec-default", SEV_MEDIUM, CHECK_SCOPE_DEVICE},
         {"ipsec-weak", SEV_HIGH, CHECK_SCOPE_DEVICE},
         {"ipsec-mismatch", SEV_HIGH, CHECK_SCOPE_DEVICE},
+        {"agent-spool-drops", SEV_MEDIUM, CHECK_SCOPE_DEVICE},
         {"fleet-concentration", SEV_MEDIUM, CHECK_SCOPE_FLEET},
         {"fleet-spike", SEV_HIGH, CHECK_SCOPE_FLEET},
     };
@@ -1431,6 +1507,7 @@ int main(void)
         cmocka_unit_test(test_ipsec_weak),
         cmocka_unit_test(test_ipsec_mismatch_enhanced_vs_standard),
         cmocka_unit_test(test_ipsec_mismatch_server_defaults_and_unconfigured),
+        cmocka_unit_test(test_agent_spool_drops),
         cmocka_unit_test(test_rule_table_invariants),
         cmocka_unit_test(test_rule_ids_and_severities),
         cmocka_unit_test(test_remediation_json),

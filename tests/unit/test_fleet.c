@@ -181,7 +181,7 @@ static void direct_findings(const struct rf_batch *b, const struct ipsec_baselin
         else if (r->kind == RF_KIND_VPN_POLICY)
             pol[nv++] = r->u.pol;
     }
-    struct check_device cd = {ifs, ni, pbk, np, pol, nv};
+    struct check_device cd = {ifs, ni, pbk, np, pol, nv, NULL};
     struct emitted e = {BUF_INIT};
     assert_int_equal(checks_run(&cd, bl, collect, &e), RF_OK);
     buf_reset(out);

@@ -359,6 +359,33 @@ static void test_invalid_utf8(void **state)
     buf_free(&body);
 }
 
+static void test_agent_status_invalid_utf8(void **state)
+{
+    (void)state;
+    /* an agent_status whose last_error carries a cut UTF-8 sequence (an OS error text in
+     * another code page) is refused before decoding, like any other record */
+    static const char good[] =
+        "{\"batch_id\":\"b\",\"agent\":{\"device_id\":\"d\"},\"records\":["
+        "{\"kind\":\"agent_status\",\"time\":\"2026-11-20T08:05:00Z\",\"spool_bytes\":0,"
+        "\"spool_batches\":0,\"dropped_batches_total\":1,\"last_error\":\"Verbindung "
+        "abgelehnt: caf\xc3\xa9\"}]}";
+    struct ingest_request req = {0};
+    struct rf_batch out;
+    size_t bytes;
+    struct ingest_refusal ref;
+    assert_int_equal(decode(&LIM, &req, good, strlen(good), &out, &bytes, &ref), RF_OK);
+    assert_int_equal(out.records[0].kind, RF_KIND_AGENT_STATUS);
+    assert_string_equal(out.records[0].u.st.last_error, "Verbindung abgelehnt: caf\xc3\xa9");
+    rf_batch_free(&out);
+    char *bad = strdup(good);
+    assert_non_null(bad);
+    char *e = strstr(bad, "\xc3\xa9");
+    assert_non_null(e);
+    e[1] = 'X'; /* 0xc3 without its continuation byte: a cut sequence */
+    assert_refused(&LIM, &req, bad, strlen(bad), RF_EFORMAT, 400, REJECT_INVALID_UTF8, -1, "");
+    free(bad);
+}
+
 static void test_body_too_large(void **state)
 {
     (void)state;
@@ -594,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_gzip_truncated),
         cmocka_unit_test(test_gzip_garbage),
         cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_agent_status_invalid_utf8),
         cmocka_unit_test(test_body_too_large),
         cmocka_unit_test(test_schema_errors),
         cmocka_unit_test(test_too_many_records),

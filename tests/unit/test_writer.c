@@ -1,7 +1,8 @@
 /*
  * test_writer.c - unit tests for server/writer.c: the writer thread on a
  * temp database, done callbacks, dedupe, the queue bound, draining on stop,
- * the commit hook, per-batch refusals and a full database.
+ * the commit hook, per-batch refusals and a full database; agent_status
+ * reports (latest row, losses between reports) inside the group commit.
  *
  * Determinism: whenever the test needs batches to wait in the queue, it holds
  * the database's write lock from its own connection (BEGIN IMMEDIATE) so the
@@ -862,18 +863,24 @@ static void test_commit_hook_excludes_duplicates(void **state)
 
 /* ---- refusals ---- */
 
-static void test_batch_refused_alone(void **state)
+/* The database refuses any event with record_id 666 (not a storage error). */
+static void refuse_record_666(struct fx *f)
 {
-    struct fx *f = *state;
-    start(f);
-    /* the database refuses any event with record_id 666 (not a storage
-     * error): that batch fails alone, the rest of its group is stored */
     assert_int_equal(sqlite3_exec(f->db,
                                   "CREATE TRIGGER refuse_666 BEFORE INSERT ON events"
                                   " WHEN NEW.record_id = 666 BEGIN"
                                   " SELECT RAISE(ABORT, 'record 666 refused'); END",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
+}
+
+static void test_batch_refused_alone(void **state)
+{
+    struct fx *f = *state;
+    start(f);
+    /* the database refuses any event with record_id 666 (not a storage
+     * error): that batch fails alone, the rest of its group is stored */
+    refuse_record_666(f);
     lock_db(f);
     struct rf_batch b;
     simple_batch(&b, "dev-1", "warm", 1, 1);
@@ -1201,6 +1208,152 @@ static void test_tokens_reloaded_from_database(void **state)
     auth_destroy(a);
 }
 
+/* ---- agent_status ---- */
+
+/* A batch holding one agent_status with the given totals at time t (RFC 3339). */
+static void status_batch(struct rf_batch *b, const char *dev, const char *id, const char *t,
+                         int dropped, int records, int rejected)
+{
+    char json[1024];
+    int n = snprintf(json, sizeof(json),
+                     "{\"batch_id\":\"%s\",\"agent\":{\"device_id\":\"%s\"},\"records\":["
+                     "{\"kind\":\"agent_status\",\"time\":\"%s\",\"agent_version\":\"0.1.0\","
+                     "\"spool_bytes\":%d,\"spool_batches\":%d,\"spool_limit_bytes\":65536,"
+                     "\"dropped_batches_total\":%d,\"dropped_records_total\":%d,"
+                     "\"rejected_batches_total\":%d,\"last_success\":\"2026-11-20T07:00:00Z\","
+                     "\"last_error\":\"cannot reach collector\","
+                     "\"last_error_time\":\"2026-11-20T07:30:00Z\",\"source_errors\":1}]}",
+                     id, dev, t, 1000 * dropped, dropped, dropped, records, rejected);
+    assert_true(n > 0 && (size_t)n < sizeof(json));
+    decode_into(json, (size_t)n, b);
+}
+
+#define STATUS_ROW(col) \
+    "SELECT " col " FROM agent_status s JOIN devices d ON d.id = s.device WHERE d.uid = 'dev-a'"
+
+static void test_agent_status_latest_and_losses(void **state)
+{
+    struct fx *f = *state;
+    start(f);
+    static const struct {
+        const char *t;
+        int dropped, records, rejected;
+    } seq[] = {
+        {"2026-11-20T08:00:00Z", 2, 100, 0}, /* first report: all of it is new */
+        {"2026-11-20T09:00:00Z", 2, 100, 1}, /* one batch refused, no new drop */
+        {"2026-11-20T10:00:00Z", 5, 250, 1}, /* three more drops */
+        {"2026-11-20T11:00:00Z", 1, 40, 0},  /* the agent's state was reset */
+        {"2026-11-20T12:00:00Z", 1, 40, 0},  /* nothing new */
+    };
+    struct rf_batch b;
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "st-%d", i);
+        status_batch(&b, "dev-a", id, seq[i].t, seq[i].dropped, seq[i].records, seq[i].rejected);
+        submit_ok(f, &b, i);
+        wait_done(&f->t, i + 1);
+        assert_int_equal(f->t.res[i].status, RF_OK);
+    }
+    /* a repeated batch changes nothing */
+    status_batch(&b, "dev-a", "st-4", "2026-11-20T12:00:00Z", 1, 40, 0);
+    submit_ok(f, &b, 5);
+    wait_done(&f->t, 6);
+    assert_true(f->t.res[5].duplicate);
+
+    /* one row: the newest report */
+    assert_int_equal(q(f, "SELECT count(*) FROM agent_status"), 1);
+    assert_int_equal(q(f, STATUS_ROW("time")), 1795176000000LL); /* 12:00 */
+    assert_int_equal(q(f, STATUS_ROW("dropped_batches_total")), 1);
+    assert_int_equal(q(f, STATUS_ROW("dropped_records_total")), 40);
+    assert_int_equal(q(f, STATUS_ROW("rejected_batches_total")), 0);
+    assert_int_equal(q(f, STATUS_ROW("spool_bytes")), 1000);
+    assert_int_equal(q(f, STATUS_ROW("spool_limit_bytes")), 65536);
+    assert_int_equal(q(f, STATUS_ROW("source_errors")), 1);
+    assert_int_equal(q(f, STATUS_ROW("last_success")), 1795158000000LL);
+    assert_int_equal(q(f, STATUS_ROW("last_error_time")), 1795159800000LL);
+    assert_int_equal(q(f, STATUS_ROW("reports")), 5);
+    char text[128];
+    q_text(f, STATUS_ROW("last_error"), text, sizeof(text));
+    assert_string_equal(text, "cannot reach collector");
+    q_text(f, STATUS_ROW("s.agent_version"), text, sizeof(text));
+    assert_string_equal(text, "0.1.0");
+    /* the last report that added drops: 11:00 (after the reset) */
+    assert_int_equal(q(f, STATUS_ROW("last_drop")), 1795172400000LL);
+
+    /* the losses, one row per report that added some, in arrival order */
+    assert_int_equal(q(f, "SELECT count(*) FROM agent_losses"), 4);
+    assert_int_equal(q(f, "SELECT group_concat(dropped_batches || '/' || dropped_records || '/' ||"
+                          " rejected_batches, ' ') = '2/100/0 0/0/1 3/150/0 1/40/0'"
+                          " FROM (SELECT * FROM agent_losses ORDER BY id)"),
+                     1);
+    assert_int_equal(q(f, "SELECT sum(dropped_batches) FROM agent_losses"), 6);
+    assert_int_equal(q(f, "SELECT min(time) FROM agent_losses"), 1795161600000LL);
+}
+
+static void test_agent_status_in_the_group_transaction(void **state)
+{
+    struct fx *f = *state;
+    start(f);
+    refuse_record_666(f);
+    lock_db(f);
+    struct rf_batch b;
+    simple_batch(&b, "dev-w", "warm", 1, 1);
+    submit_ok(f, &b, 0);
+    wait_queue_depth(f, 0);
+    /* one group: two reports of dev-a (the second sees the first, not yet
+     * committed), and a batch of dev-bad whose event the database refuses
+     * after its status was written: that status goes with its batch */
+    status_batch(&b, "dev-a", "a-1", "2026-11-20T08:00:00Z", 3, 30, 0);
+    submit_ok(f, &b, 1);
+    status_batch(&b, "dev-a", "a-2", "2026-11-20T09:00:00Z", 4, 40, 0);
+    submit_ok(f, &b, 2);
+    char json[1024];
+    int n = snprintf(json, sizeof(json),
+                     "{\"batch_id\":\"bad\",\"agent\":{\"device_id\":\"dev-bad\"},\"records\":["
+                     "{\"kind\":\"agent_status\",\"time\":\"2026-11-20T08:00:00Z\","
+                     "\"spool_bytes\":0,\"spool_batches\":0,\"dropped_batches_total\":9},"
+                     "{\"kind\":\"ras_event\",\"time\":\"2026-11-20T08:01:02Z\",\"event_id\":20227,"
+                     "\"record_id\":666,\"level\":\"error\",\"user\":\"u\",\"connection\":\"c\"}]}");
+    decode_into(json, (size_t)n, &b);
+    submit_ok(f, &b, 3);
+    unlock_db(f);
+    wait_done(&f->t, 4);
+    assert_int_equal(f->t.res[1].status, RF_OK);
+    assert_int_equal(f->t.res[2].status, RF_OK);
+    assert_int_equal(f->t.res[3].status, RF_EINVAL);
+    assert_int_equal(q(f, "SELECT count(*) FROM agent_status"), 1);
+    assert_int_equal(q(f, STATUS_ROW("dropped_batches_total")), 4);
+    assert_int_equal(q(f, STATUS_ROW("reports")), 2);
+    assert_int_equal(q(f, "SELECT group_concat(dropped_batches, ' ') = '3 1'"
+                          " FROM (SELECT * FROM agent_losses ORDER BY id)"),
+                     1);
+}
+
+static void test_retention_deletes_old_losses(void **state)
+{
+    struct fx *f = *state;
+    f->cfg.retention_days = 3;
+    f->cfg.retention_interval_s = 0;
+    start(f);
+    int64_t now = time_now_ms_for_test();
+    char old_t[96], new_t[96];
+    rfc3339(now - 10LL * 86400000, old_t, sizeof(old_t));
+    rfc3339(now - 3600000, new_t, sizeof(new_t));
+    struct rf_batch b;
+    status_batch(&b, "dev-a", "old", old_t, 2, 20, 0);
+    submit_ok(f, &b, 0);
+    status_batch(&b, "dev-a", "new", new_t, 3, 30, 0);
+    submit_ok(f, &b, 1);
+    wait_done(&f->t, 2);
+    int i;
+    for (i = 0; i < 100 && q(f, "SELECT count(*) FROM agent_losses") != 1; i++)
+        usleep(50000);
+    assert_int_equal(q(f, "SELECT count(*) FROM agent_losses"), 1);
+    assert_int_equal(q(f, "SELECT dropped_batches FROM agent_losses"), 1);
+    /* the device's latest status is kept, like the device itself */
+    assert_int_equal(q(f, STATUS_ROW("dropped_batches_total")), 3);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1225,6 +1378,9 @@ int main(void)
         T(test_retention_deletes_old_rows),
         T(test_tokens_reloaded_from_database),
         T(regression_retention_yield_waits_full_interval),
+        T(test_agent_status_latest_and_losses),
+        T(test_agent_status_in_the_group_transaction),
+        T(test_retention_deletes_old_losses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -460,6 +460,81 @@ test('loading, error and not-found states say what is happening', { timeout: 600
   await done(p);
 });
 
+async function ingest(batch) {
+  const r = await fetch(`${BASE}/api/v1/ingest`, {
+    method: 'POST', body: JSON.stringify(batch), signal: AbortSignal.timeout(15000),
+    headers: { Authorization: `Bearer ${process.env.RF_TOKEN}`, 'Content-Type': 'application/json' },
+  });
+  assert.equal(r.status, 200, `POST /ingest: ${r.status} ${await r.text()}`);
+}
+
+test('a device page shows its agent: spool in KiB/MiB, drops, last success and error in local time; the overview shows the lost telemetry', { timeout: 90000 }, async () => {
+  assert.ok(process.env.RF_TOKEN, 'RF_TOKEN (admin) posts the agent report');
+  // before any agent reported drops, the overview says nothing about lost telemetry
+  const ov0 = await api('/overview?window=24h');
+  assert.equal(ov0.dropped_batches, 0, 'the scenario fleet sends no agent_status');
+  let p = await page();
+  await openView(p, '#/overview?window=24h', 'overview');
+  assert.equal(await p.locator('.telemetry-lost').count(), 0, 'nothing shown while nothing was lost');
+  await p.context().close();
+
+  const dev = (await api('/devices?limit=20')).devices.find((d) => d.hostname !== XSS_HOSTNAME);
+  const now = Date.now();
+  const iso = (ms) => new Date(ms).toISOString();
+  const hostileError = '<img src=x onerror=alert(1)> cannot reach https://collector.example.net:8443';
+  const status = {
+    kind: 'agent_status', time: iso(now), agent_version: '0.1.0', spool_bytes: 1572864, spool_batches: 3,
+    spool_limit_bytes: 67108864, dropped_batches_total: 4, dropped_records_total: 1800, rejected_batches_total: 1,
+    last_success: iso(now - 2 * 3600 * 1000), last_error: hostileError, last_error_time: iso(now - 30 * 60 * 1000), source_errors: 2,
+  };
+  await ingest({ schema: 1, batch_id: `web-status-${now}`, agent: { device_id: dev.device_id, hostname: dev.hostname }, records: [status] });
+  const detail = await api(`/devices/${encodeURIComponent(dev.device_id)}`);
+  assert.equal(detail.agent.dropped_batches_total, 4);
+
+  p = await page();
+  await openView(p, `#/devices/${encodeURIComponent(dev.device_id)}`, 'device');
+  const fact = (k) => p.textContent(`#agent [data-fact="${k}"]`);
+  assert.equal(await fact('spool'), '1.5 MiB in 3 batches of 64.0 MiB (2 %)');
+  assert.equal(await fact('dropped'), '4 batches · 1,800 records');
+  assert.equal(await fact('rejected'), '1 batch');
+  assert.equal(await fact('source_errors'), '2');
+  // times: the browser's local time with the relative age, the exact UTC instant in the title
+  const success = await p.$eval('#agent [data-fact="last_success"] time', (t) => ({ dt: t.getAttribute('datetime'), title: t.title, text: t.textContent,
+    local: new Intl.DateTimeFormat('en-GB', { day: '2-digit', month: 'short', hour: '2-digit', minute: '2-digit', hour12: false }).format(new Date(t.getAttribute('datetime'))) }));
+  assert.equal(success.dt, detail.agent.last_success);
+  assert.equal(success.text, `${success.local} · 2.0 h ago`);
+  assert.match(success.title, /\(UTC\)$/);
+  assert.match(await fact('last_error'), / · 30 min ago$/);
+  // the agent's error text is text, never markup
+  assert.equal(await p.textContent('#agent .agent-error'), hostileError);
+  assert.equal(await p.locator('#agent img').count(), 0);
+  assert.match(await p.textContent('#agent .agent-drops'), /deleted 4 batches \(1,800 records\) unsent/);
+  assert.equal(await p.locator('#agent .agent-losses tbody tr').count(), 1);
+  assert.ok(await p.locator('.dev-finding[data-rule="agent-spool-drops"]').count() === 1, 'the finding is open on the device');
+  await shot(p, 'device-agent');
+  await done(p);
+
+  // the overview now shows what was lost, and leads to the devices whose agent dropped
+  const ov = await api('/overview?window=24h');
+  assert.ok(ov.dropped_batches >= 4 && ov.agents_dropping >= 1);
+  p = await page();
+  await openView(p, '#/overview?window=24h', 'overview');
+  const lost = await p.$eval('.telemetry-lost', (e) => ({ ...e.dataset, text: e.textContent }));
+  assert.equal(Number(lost.droppedBatches), ov.dropped_batches);
+  assert.equal(Number(lost.agentsDropping), ov.agents_dropping);
+  assert.match(lost.text, new RegExp(`dropped ${fmt(ov.dropped_batches)} batches \\(${fmt(ov.dropped_records)} records\\)`));
+  assert.match(lost.text, /refused 1 batch for good/);
+  await shot(p, 'overview-telemetry-lost');
+  await p.click('.telemetry-lost a[data-dropped]');
+  await p.waitForSelector('main#view[data-view="devices"][data-state="ready"]');
+  assert.match(p.url(), /dropped=1/);
+  const listed = await p.$$eval('table.devices tbody tr', (trs) => trs.map((tr) => tr.dataset.deviceId));
+  assert.ok(listed.includes(dev.device_id), 'the device whose agent dropped is listed');
+  assert.equal(listed.length, (await api('/devices?dropped=1&window=24h')).total);
+  assert.match(await p.textContent('.filters'), /agent dropped telemetry/);
+  await done(p);
+});
+
 test('narrow screen (390×844): no sideways scrolling, screenshots of each view', { timeout: 90000 }, async () => {
   const p = await page({ width: 390, height: 844 });
   const dev = (await api('/devices?finding=metric-order&limit=1')).devices[0];

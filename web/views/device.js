@@ -2,10 +2,12 @@
 // interfaces in metric order per family with the inversion highlighted,
 // phonebook entries against the recommended values (and the findings that
 // concern each entry), VPN policies against the IPsec baseline
-// (GET /settings/ipsec-baseline), and a timeline of its recent attempts.
+// (GET /settings/ipsec-baseline), a timeline of its recent attempts, and
+// its agent as the agent's own agent_status report describes it (spool,
+// telemetry dropped or refused, last success, last error).
 import { get } from '../api.js';
 import { h, setChildren, stateBox } from '../dom.js';
-import { codeLabel, fmtDuration, fmtInt, fmtTime, plural, severityRank, stageName } from '../format.js';
+import { codeLabel, fmtBytes, fmtDuration, fmtInt, fmtTime, plural, severityRank, stageName } from '../format.js';
 import { codeForms, kvTree, lastError, remediationBlock, section, severityBadge, time } from './common.js';
 
 const IPSEC_FIELDS = ['cipher_transform', 'auth_transform', 'encryption_method', 'integrity_check_method', 'dh_group', 'pfs_group'];
@@ -35,6 +37,53 @@ function findingRefs(list) {
 }
 
 let currentId = '';
+
+// ---- the agent (its agent_status report) ----
+
+function spoolText(a) {
+  const used = `${fmtBytes(a.spool_bytes)} in ${plural(a.spool_batches, 'batch', 'batches')}`;
+  if (!a.spool_limit_bytes) return `${used} (no bound)`;
+  const pct = Math.min(100, Math.round((100 * a.spool_bytes) / a.spool_limit_bytes));
+  return `${used} of ${fmtBytes(a.spool_limit_bytes)} (${pct} %)`;
+}
+
+function agentStatus(dev) {
+  const a = dev.agent;
+  if (!a) {
+    return stateBox('empty', 'This device’s agent does not report its own status.',
+      'Agents older than the agent_status report send none; a current rasfleet-agent reports its spool, drops and last error once per run.');
+  }
+  const dropped = a.dropped_batches_total || 0;
+  const flagged = (dev.open_findings || []).some((f) => f.rule === 'agent-spool-drops');
+  const fact = (key, label, ...value) => [h('dt', label), h('dd', { dataset: { fact: key } }, ...value)];
+  const warn = dropped && flagged
+    ? h('p.warn.agent-drops', { role: 'note' }, h('strong', 'Telemetry lost: '),
+      `the agent deleted ${plural(dropped, 'batch', 'batches')}${a.dropped_records_total != null ? ` (${plural(a.dropped_records_total, 'record')})` : ''} unsent because its spool was full`,
+      a.last_drop ? [', the last reported ', time(a.last_drop)] : null,
+      '. Events of that time never reached the collector; see the finding above for what to change.')
+    : null;
+  const losses = a.losses || [];
+  return [
+    warn,
+    h('dl.kv.kv-inline.agent-facts',
+      fact('spool', 'Spool', spoolText(a)),
+      fact('dropped', 'Dropped (full spool)', dropped ? h('strong.bad-text', plural(dropped, 'batch', 'batches')) : 'none',
+        a.dropped_records_total ? ` · ${plural(a.dropped_records_total, 'record')}` : ''),
+      fact('rejected', 'Refused by the collector', a.rejected_batches_total == null ? h('span.muted', 'not reported')
+        : a.rejected_batches_total ? h('strong.bad-text', plural(a.rejected_batches_total, 'batch', 'batches')) : 'none'),
+      fact('last_success', 'Last success', time(a.last_success)),
+      fact('last_error', 'Last error', a.last_error ? [h('span.agent-error', a.last_error), ' ', time(a.last_error_time)] : h('span.muted', 'none')),
+      fact('source_errors', 'Files that failed to parse', a.source_errors == null ? h('span.muted', 'not reported') : fmtInt(a.source_errors)),
+      fact('report', 'Report', time(a.time), h('span.muted', ` · ${plural(a.reports, 'report')} received${a.agent_version ? ` · agent ${a.agent_version}` : ''}`))),
+    losses.length ? h('details.agent-losses', { open: flagged },
+      h('summary', `Reports that added losses (${losses.length}${losses.length === 20 ? ', the latest' : ''})`),
+      h('div.table-wrap', h('table.data.compact',
+        h('thead', h('tr', h('th', 'Reported'), h('th.num', 'Batches dropped'), h('th.num', 'Records dropped'), h('th.num', 'Batches refused'))),
+        h('tbody', losses.map((x) => h('tr',
+          h('td', time(x.time)), h('td.num', fmtInt(x.dropped_batches)), h('td.num', fmtInt(x.dropped_records)),
+          h('td.num', fmtInt(x.rejected_batches)))))))) : null,
+  ];
+}
 
 // ---- interfaces ----
 
@@ -313,7 +362,9 @@ export async function render(ctx) {
   setChildren(sPol.body, policies(dev, baseR.status === 'fulfilled' ? baseR.value : null, baseR.status === 'rejected' ? baseR.reason : null));
   const sAtt = section('Recent attempts', { id: 'attempts' });
   setChildren(sAtt.body, attempts(dev), events(dev));
-  for (const s of [sFind, sIf, sPbk, sPol, sAtt]) s.done();
+  const sAgent = section('Agent', { id: 'agent' });
+  setChildren(sAgent.body, agentStatus(dev));
+  for (const s of [sFind, sIf, sPbk, sPol, sAtt, sAgent]) s.done();
   const head = h('div.page-head.device-head', { dataset: { deviceId: dev.device_id } },
     h('h1.hostname', dev.hostname),
     h('p.page-sub.mono', dev.device_id),
@@ -322,7 +373,7 @@ export async function render(ctx) {
         ['Last seen', time(dev.last_seen)], ['Last error', lastError(dev.last_error)],
         ['Attempts shown', fmtInt((dev.attempts || []).length)]]
         .map(([k, v]) => h('div.fact', h('span.fact-label', k), h('span.fact-value', v)))));
-  const page = h('div.device-page', back, head, sFind.el, h('div.grid-detail', sIf.el, sAtt.el), sPbk.el, sPol.el);
+  const page = h('div.device-page', back, head, sFind.el, sAgent.el, h('div.grid-detail', sIf.el, sAtt.el), sPbk.el, sPol.el);
   setChildren(root, page);
   page.addEventListener('click', (ev) => {
     const a = ev.target.closest('a[data-jump]');

@@ -1,6 +1,6 @@
 // views/devices.js - the device list: server-side search (q) and paging
-// (limit/offset), optional filters by error code (code=) and finding rule
-// (finding=). The page holds one page of rows only, so it stays fast at
+// (limit/offset), optional filters by error code (code=), finding rule
+// (finding=) and agents that dropped telemetry (dropped=1). The page holds one page of rows only, so it stays fast at
 // any fleet size.
 import { get } from '../api.js';
 import { h, setChildren, stateBox } from '../dom.js';
@@ -56,7 +56,7 @@ export async function render(ctx) {
   const submit = (replace) => {
     clearTimeout(timer);
     const params = {};
-    for (const k of ['code', 'finding']) if (state.query.get(k)) params[k] = state.query.get(k);
+    for (const k of ['code', 'finding', 'dropped']) if (state.query.get(k)) params[k] = state.query.get(k);
     const q = search.value.trim();
     if (q) params.q = q;
     state.go('/devices', params, replace); // the latest context: it carries the current window
@@ -79,13 +79,15 @@ export async function render(ctx) {
     const q = c.query.get('q') || '';
     const code = c.query.get('code');
     const finding = c.query.get('finding');
+    const dropped = c.query.get('dropped') ? '1' : null;
     const offset = Math.max(0, parseInt(c.query.get('offset') || '0', 10) || 0);
     if (document.activeElement !== search && search.value !== q) search.value = q;
     const chips = [];
-    const params = { q: q || null, code, finding };
+    const params = { q: q || null, code, finding, dropped };
     const without = (k) => ({ ...params, [k]: null });
     if (code) chips.push(h('span.filter', `failed with ${code} in the ${windowText(c.win)}`, h('a.filter-x', { href: c.href('/devices', without('code')), 'aria-label': 'remove the code filter' }, '×')));
     if (finding) chips.push(h('span.filter', `flagged by ${finding}`, h('a.filter-x', { href: c.href('/devices', without('finding')), 'aria-label': 'remove the finding filter' }, '×')));
+    if (dropped) chips.push(h('span.filter', `agent dropped telemetry in the ${windowText(c.win)}`, h('a.filter-x', { href: c.href('/devices', without('dropped')), 'aria-label': 'remove the dropped-telemetry filter' }, '×')));
     if (q) chips.push(h('span.filter', `matching “${q}”`, h('a.filter-x', { href: c.href('/devices', without('q')), 'aria-label': 'clear the search' }, '×')));
     setChildren(filters, chips);
     if (code !== lastCode) {
@@ -96,7 +98,7 @@ export async function render(ctx) {
     result.classList.add('is-loading');
     let d;
     try {
-      d = await get('/devices', { limit: LIMIT, offset, q: q || null, code, finding, window: c.win }, { signal: c.signal });
+      d = await get('/devices', { limit: LIMIT, offset, q: q || null, code, finding, dropped, window: c.win }, { signal: c.signal });
     } catch (e) {
       if (isAbort(e, c)) return;
       if (e.status === 401) throw e;
@@ -109,8 +111,8 @@ export async function render(ctx) {
     }
     if (c.signal.aborted) return;
     if (!d.total) {
-      const what = q || code || finding
-        ? stateBox('empty', 'No device matches.', `Nothing matches ${[q && `“${q}” (hostname or device id, case-insensitive)`, code && `a failure with ${code} in the ${windowText(c.win)}`, finding && `the ${finding} rule`].filter(Boolean).join(' and ')}. Remove a filter or choose a longer window.`)
+      const what = q || code || finding || dropped
+        ? stateBox('empty', 'No device matches.', `Nothing matches ${[q && `“${q}” (hostname or device id, case-insensitive)`, code && `a failure with ${code} in the ${windowText(c.win)}`, finding && `the ${finding} rule`, dropped && `an agent that dropped telemetry in the ${windowText(c.win)}`].filter(Boolean).join(' and ')}. Remove a filter or choose a longer window.`)
         : stateBox('empty', 'No device has reported yet.', 'Devices appear here after their agent’s first batch.');
       setChildren(result, what);
       root.dataset.state = 'empty';
@@ -123,7 +125,7 @@ export async function render(ctx) {
       return;
     }
     setChildren(head.querySelector('.page-sub'),
-      `${plural(d.total, 'device')}${q || code || finding ? ' match' : ''} · newest report first · ${fmtInt(LIMIT)} per page`);
+      `${plural(d.total, 'device')}${q || code || finding || dropped ? ' match' : ''} · newest report first · ${fmtInt(LIMIT)} per page`);
     const pg = pager(c, { total: d.total, offset, limit: LIMIT, path: '/devices', params });
     setChildren(result, pg, table(c, d.devices), pager(c, { total: d.total, offset, limit: LIMIT, path: '/devices', params }));
     root.dataset.state = 'ready';

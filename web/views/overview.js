@@ -28,6 +28,22 @@ function kpis(ov) {
     kpi('failure_rate', 'Failure rate', ov.failure_rate, fmtRate(ov.failure_rate), `failures ÷ attempts, ${w}`));
 }
 
+/** Telemetry the agents lost in the window (their agent_status reports); nothing when none. */
+function telemetryLost(ctx, ov) {
+  const dropped = ov.dropped_batches || 0;
+  const refused = ov.rejected_batches || 0;
+  if (!dropped && !refused) return null;
+  const w = windowText(ov.window);
+  return h('p.warn.telemetry-lost', { role: 'note', dataset: { droppedBatches: dropped, droppedRecords: ov.dropped_records || 0,
+    agentsDropping: ov.agents_dropping || 0, rejectedBatches: refused } },
+    h('strong', 'Telemetry lost: '),
+    dropped ? `${plural(ov.agents_dropping, 'agent')} dropped ${plural(dropped, 'batch', 'batches')} (${plural(ov.dropped_records, 'record')}) from full spools in the ${w}` : '',
+    dropped && refused ? '; ' : '',
+    refused ? `the collector refused ${plural(refused, 'batch', 'batches')} for good in the ${w}` : '',
+    '. The counts above miss what those batches held. ',
+    dropped ? h('a', { href: ctx.href('/devices', { dropped: 1 }), dataset: { dropped: '' } }, 'Show the devices ›') : null);
+}
+
 function numbersTable(trend) {
   const stacks = trendSeries(trend);
   return h('div.table-wrap', h('table.data.compact',
@@ -205,7 +221,7 @@ export async function render(ctx) {
     setChildren(cards, stateBox('empty', 'No device has reported to this collector yet.',
       'Install the agent (deploy/intune) or run rasfleet-agent --once --collector URL --token AGENT_TOKEN; the numbers appear seconds after the first batch.'));
   } else {
-    setChildren(cards, kpis(ov));
+    setChildren(cards, kpis(ov), telemetryLost(ctx, ov));
   }
   performance.mark('rf-overview-kpis');
   const te = topErrors(ctx, ov, win);
