@@ -25,7 +25,8 @@ import uuid
 
 import rfharness as h
 
-AGENT = os.path.join(h.BUILD_DIR, "agent", "rasfleet-agent")
+AGENT = h.AGENT
+agent_env = h.agent_env
 FAST_FAIL = ["--retry-attempts", "2", "--retry-base", "100ms", "--retry-max-delay", "200ms",
              "--retry-budget", "1s", "--connect-timeout", "1s", "--timeout", "10s"]
 
@@ -36,14 +37,6 @@ def sanitized_build():
             return "RF_SANITIZE:BOOL=ON" in f.read()
     except OSError:
         return False
-
-
-def agent_env(extra=None):
-    env = {k: v for k, v in os.environ.items()
-           if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")}
-    if extra:
-        env.update(extra)
-    return env
 
 
 def free_port():
