@@ -72,7 +72,7 @@ struct agent {
     struct agent_cycle_stats cy;
     int64_t not_before_ms; /* a Retry-After still running, across cycles */
     bool reload_progress;  /* a storage failure left keys in memory that are not on disk */
-    char last_error[512];
+    char last_error[1024];
     int64_t last_error_ms;
     struct agent_problem problems[AGENT_MAX_PROBLEMS];
     size_t n_problems;
@@ -284,7 +284,7 @@ static bool deliver_one(struct agent *a, const struct spool_entry *entry)
             goto out;
         }
         if (r.status == 0)
-            snprintf(a->last_error, sizeof(a->last_error), "cannot reach %.200s: %.200s", a->url,
+            snprintf(a->last_error, sizeof(a->last_error), "cannot reach %.200s: %s", a->url,
                      r.error);
         else
             snprintf(a->last_error, sizeof(a->last_error), "collector answered HTTP %ld: %.200s",
