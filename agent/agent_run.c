@@ -313,7 +313,7 @@ static bool deliver_one(struct agent *a, const struct spool_entry *entry)
             goto out;
         }
         if (r.status == 0)
-            note_error(a, "cannot reach %.200s: %.200s", a->url, r.error);
+            note_error(a, "cannot reach %.200s: %s", a->url, r.error); /* TLS advice is long */
         else
             note_error(a, "collector answered HTTP %ld: %.200s", r.status, r.body);
         log_warn("batch %s: %s", e.batch_id, a->health.last_error);

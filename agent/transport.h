@@ -21,7 +21,7 @@ struct transport_request {
 struct transport_response {
     long status;            /* HTTP status; 0 when no answer arrived */
     int64_t retry_after_ms; /* parsed Retry-After, -1 when absent */
-    char error[256];        /* transport failure in words (status 0) */
+    char error[512];        /* transport failure in words (status 0) */
     char body[512];         /* start of the answer body, NUL-terminated */
 };
 

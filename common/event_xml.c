@@ -638,23 +638,44 @@ static int parse_text(struct event_xml *x, const char *p, size_t n)
     return x->rc;
 }
 
-/* Blanks a leading <?xml ...?> (newlines kept, so line numbers hold). */
+/*
+ * Handles the head of the text: a leading XML declaration (white space, then
+ * "<?xml" and white space) that ends with "?>" within the first XR_HEAD_MAX
+ * bytes and holds no '<' is blanked (newlines kept, so line numbers hold).
+ * Anything else is left to expat, which refuses a declaration after the
+ * synthetic root, so a broken declaration is an error rather than a span
+ * of swallowed events. The answer depends only on the first XR_HEAD_MAX
+ * bytes of the text, never on how they arrived. Returns false while more
+ * text is needed to decide.
+ */
 static bool blank_declaration(char *p, size_t n, bool final)
 {
-    size_t i = 0;
-    while (i < n && is_space(p[i]))
+    static const char decl[] = "<?xml";
+    size_t lim = n < XR_HEAD_MAX ? n : XR_HEAD_MAX, i = 0;
+    bool more = !final && n < XR_HEAD_MAX; /* the text may still complete it */
+    while (i < lim && is_space(p[i]))
         i++;
-    if (n - i < 6)
-        return final || n > XR_HEAD_MAX;
-    if (memcmp(p + i, "<?xml", 5) != 0 || !is_space(p[i + 5]))
-        return true;
-    const char *end = memmem(p + i, n - i, "?>", 2);
-    if (!end)
-        return final || n > XR_HEAD_MAX;
-    for (char *c = p + i; c < end + 2; c++)
-        if (*c != '\n')
-            *c = ' ';
-    return true;
+    for (size_t k = 0; k < 5; k++) {
+        if (i + k == lim)
+            return !more;
+        if (p[i + k] != decl[k])
+            return true;
+    }
+    if (i + 5 == lim)
+        return !more;
+    if (!is_space(p[i + 5]))
+        return true; /* "<?xml-stylesheet" and the like: a PI */
+    for (size_t j = i + 6; j < lim; j++) {
+        if (p[j] == '<')
+            return true;
+        if (p[j] == '?' && j + 1 < lim && p[j + 1] == '>') {
+            for (size_t k = i; k < j + 2; k++)
+                if (p[k] != '\n')
+                    p[k] = ' ';
+            return true;
+        }
+    }
+    return !more;
 }
 
 static int push_text(struct event_xml *x, const char *p, size_t n, bool final)
@@ -671,11 +692,12 @@ static int push_text(struct event_xml *x, const char *p, size_t n, bool final)
     return rc;
 }
 
+/* Reports a decoding error; a file that ends inside a character is RF_ETRUNC. */
 static int encoding_error(struct event_xml *x, int rc)
 {
     const struct textenc_error *e = textenc_stream_error(&x->enc);
     if (!x->rc) {
-        x->rc = rc;
+        x->rc = rc == RF_EFORMAT && e && e->truncated ? RF_ETRUNC : rc;
         parse_report_emit(x->sink, true, 0, e ? (long)e->offset : -1, -1,
                           "%s at byte %zu of the file (read as %s)",
                           e ? e->reason : "decoding failed", e ? e->offset : (size_t)0,
@@ -692,10 +714,12 @@ int event_xml_feed(struct event_xml *x, const char *buf, size_t len)
         size_t step = len < XR_SLICE ? len : XR_SLICE;
         buf_reset(&x->decoded);
         int rc = textenc_stream_feed(&x->enc, buf, step, &x->decoded);
-        if (rc != RF_OK)
-            return encoding_error(x, rc);
+        /* on a decoding error, the text before the bad byte is parsed first:
+         * its events are delivered (or its XML error wins) in any chunking */
         if (x->decoded.len && push_text(x, x->decoded.data, x->decoded.len, false) != RF_OK)
             break;
+        if (rc != RF_OK)
+            return encoding_error(x, rc);
         buf += step;
         len -= step;
     }
@@ -709,10 +733,10 @@ int event_xml_finish(struct event_xml *x)
     x->finished = true;
     buf_reset(&x->decoded);
     int rc = textenc_stream_finish(&x->enc, &x->decoded);
-    if (rc != RF_OK)
-        return encoding_error(x, rc == RF_EFORMAT ? RF_ETRUNC : rc);
     if (push_text(x, x->decoded.data ? x->decoded.data : "", x->decoded.len, true) != RF_OK)
         return x->rc;
+    if (rc != RF_OK)
+        return encoding_error(x, rc);
     if (x->depth > 1 || x->open_tag) {
         x->rc = RF_ETRUNC;
         long line = (long)XML_GetCurrentLineNumber(x->parser);

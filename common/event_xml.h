@@ -5,7 +5,9 @@
  *
  * Accepted: a sequence of <Event> elements without a root element (what
  * wevtutil qe prints; the reader wraps the stream in a synthetic root), or
- * an <Events> root; an XML declaration at the start; elements in the
+ * an <Events> root; an XML declaration at the start (ending within the
+ * first 4 KiB of the text; a longer or unterminated one is a syntax error);
+ * elements in the
  * namespace http://schemas.microsoft.com/win/2004/08/events/event or in no
  * namespace; single- or double-quoted attributes; any fraction width in
  * TimeCreated/@SystemTime; RenderingInfo/Message when present. The input may
@@ -18,9 +20,10 @@
  * event_xml_fields_to_record() below. A RasClient event that cannot become a
  * record (no EventID, no time, a 20227 without a parsable error code, a too
  * long name...) is reported with the line of its <Event> tag and skipped.
- * A syntax error or truncated input stops the reader with an error reported
- * with line and offset; every record completed before it has already been
- * delivered through the callback.
+ * A syntax error, a decoding error or truncated input stops the reader with
+ * an error reported with line and offset; every record completed before it
+ * has already been delivered through the callback. Records, result and
+ * reports do not depend on how the file is cut into feeds.
  */
 #ifndef RASFLEET_EVENT_XML_H
 #define RASFLEET_EVENT_XML_H
@@ -108,9 +111,9 @@ int event_xml_feed(struct event_xml *x, const char *buf, size_t len);
 
 /*
  * Ends the input. Returns RF_OK, or RF_ETRUNC when the input stops inside
- * an element or tag (reported with the line and offset of the end), or an
- * error as event_xml_feed(). Later calls return the same value; feeding
- * after it is RF_EINVAL.
+ * an element, a tag or a character (reported with the line and offset of
+ * the end), or an error as event_xml_feed(). Later calls return the same
+ * value; feeding after it is RF_EINVAL.
  */
 int event_xml_finish(struct event_xml *x);
 

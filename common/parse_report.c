@@ -57,7 +57,7 @@ int parse_json_document(const char *raw, size_t len, size_t max_len, struct pars
                         struct cJSON **root)
 {
     struct buf text = BUF_INIT;
-    struct textenc_error err = {0, NULL};
+    struct textenc_error err = {0, NULL, false};
     enum textenc_kind kind;
     const char *end = NULL;
     int rc;

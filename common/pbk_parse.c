@@ -581,7 +581,7 @@ int pbk_parse_bytes(const char *raw, size_t len, enum rf_pbk_scope scope, int64_
                     struct rf_arena *arena, struct parse_sink *sink, struct pbk_parse_result *out)
 {
     struct buf text = BUF_INIT;
-    struct textenc_error err = {0, NULL};
+    struct textenc_error err = {0, NULL, false};
     enum textenc_kind kind;
     int rc;
     out->n_entries = 0;

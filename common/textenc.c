@@ -4,7 +4,11 @@
  *
  * Invariant: st->offset is the input offset of the first byte not yet seen
  * by the decoder proper (after the sniff buffer); every error offset is
- * computed from it, so offsets are exact across chunk boundaries.
+ * computed from it, so offsets are exact across chunk boundaries. Input is
+ * checked strictly in order: the text before the first bad unit of a chunk
+ * is appended before failing, and a character split between chunks is
+ * completed with continuation bytes only, so the output, the result and the
+ * error are the same however the input is chunked (tests/fuzz/fuzz_textenc).
  */
 #include "textenc.h"
 #include "rasfleet/result.h"
@@ -53,6 +57,7 @@ static int stream_fail(struct textenc_stream *st, int rc, size_t offset, const c
     st->fail_rc = rc;
     st->err.offset = offset;
     st->err.reason = reason;
+    st->err.truncated = false;
     return rc;
 }
 
@@ -107,19 +112,26 @@ static size_t utf8_seq_len(unsigned char c)
     return 1;
 }
 
-/* Validates p[0..n) (input offset off) and appends it. */
+/*
+ * Appends the text of p[0..n) (input offset off) up to its first bad unit
+ * (an invalid sequence or a NUL, whichever comes first) and fails there, so
+ * the output and the error do not depend on where the chunks were cut.
+ */
 static int utf8_put(struct textenc_stream *st, const unsigned char *p, size_t n, size_t off,
                     struct buf *out)
 {
-    size_t bad;
+    size_t bad = n;
+    const char *reason = NULL;
     if (!utf8_validate((const char *)p, n, &bad))
-        return stream_fail(st, RF_EFORMAT, off + bad, "invalid UTF-8");
-    const unsigned char *nul = memchr(p, 0, n);
-    if (nul)
-        return stream_fail(st, RF_EFORMAT, off + (size_t)(nul - p), "NUL byte (binary data)");
-    if (buf_append(out, p, n) != RF_OK)
+        reason = "invalid UTF-8";
+    const unsigned char *nul = memchr(p, 0, bad);
+    if (nul) {
+        bad = (size_t)(nul - p);
+        reason = "NUL byte (binary data)";
+    }
+    if (buf_append(out, p, bad) != RF_OK)
         return stream_fail(st, RF_ENOMEM, off, "out of memory");
-    return RF_OK;
+    return reason ? stream_fail(st, RF_EFORMAT, off + bad, reason) : RF_OK;
 }
 
 static int utf8_process(struct textenc_stream *st, const unsigned char *p, size_t n,
@@ -129,9 +141,13 @@ static int utf8_process(struct textenc_stream *st, const unsigned char *p, size_
     int rc;
     st->offset += n;
     if (st->n_carry) {
-        while (st->n_carry < st->carry_need && st->n_carry < sizeof(st->carry) && i < n)
+        /* Complete the split sequence with continuation bytes only: any other
+         * byte ends it, and utf8_put() then reports it at its lead byte, as
+         * it would have in one chunk. */
+        while (st->n_carry < st->carry_need && st->n_carry < sizeof(st->carry) && i < n &&
+               (p[i] & 0xC0) == 0x80)
             st->carry[st->n_carry++] = p[i++];
-        if (st->n_carry < st->carry_need)
+        if (st->n_carry < st->carry_need && i == n)
             return RF_OK;
         if ((rc = utf8_put(st, st->carry, st->n_carry, st->carry_off, out)) != RF_OK)
             return rc;
@@ -286,12 +302,15 @@ int textenc_stream_finish(struct textenc_stream *st, struct buf *out)
     if (!st->detected && (rc = end_sniffing(st, out)) != RF_OK)
         return rc;
     if (st->n_carry)
-        return stream_fail(st, RF_EFORMAT, st->carry_off,
-                           is_utf16(st->kind) ? "odd number of bytes in UTF-16 text"
-                                              : "UTF-8 sequence cut by the end of the input");
-    if (st->has_high)
-        return stream_fail(st, RF_EFORMAT, st->high_off, "lone high surrogate at the end");
-    return RF_OK;
+        rc = stream_fail(st, RF_EFORMAT, st->carry_off,
+                         is_utf16(st->kind) ? "odd number of bytes in UTF-16 text"
+                                            : "UTF-8 sequence cut by the end of the input");
+    else if (st->has_high)
+        rc = stream_fail(st, RF_EFORMAT, st->high_off, "lone high surrogate at the end");
+    else
+        return RF_OK;
+    st->err.truncated = true;
+    return rc;
 }
 
 int textenc_decode(const char *buf, size_t len, struct buf *out, enum textenc_kind *kind,

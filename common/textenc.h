@@ -45,6 +45,7 @@ enum textenc_kind {
 struct textenc_error {
     size_t offset;      /* byte offset in the input of the first bad unit */
     const char *reason; /* static string: "invalid UTF-8", "lone surrogate", ... */
+    bool truncated;     /* the input ends inside a character (the file may be cut) */
 };
 
 /* "utf-8", "utf-8-bom", "utf-16le", "utf-16le-bom", "utf-16be", "utf-16be-bom". */
@@ -53,8 +54,8 @@ const char *textenc_kind_name(enum textenc_kind kind);
 /*
  * Decodes buf[0..len) and appends the UTF-8 text to out (NUL-terminated by
  * struct buf). kind (may be NULL) receives the detected encoding; on
- * RF_EFORMAT err (may be NULL) says where and why, and out keeps whatever
- * was appended before the bad unit. Returns RF_OK, RF_EFORMAT or RF_ENOMEM.
+ * RF_EFORMAT err (may be NULL) says where and why, and out holds all the
+ * text before the bad unit. Returns RF_OK, RF_EFORMAT or RF_ENOMEM.
  */
 int textenc_decode(const char *buf, size_t len, struct buf *out, enum textenc_kind *kind,
                    struct textenc_error *err);
@@ -83,11 +84,14 @@ void textenc_stream_init(struct textenc_stream *st);
  * Decodes the next len bytes of the input and appends whatever text is
  * complete to out (the decoder holds back up to TEXTENC_SNIFF_LEN bytes
  * until it knows the encoding, and a split character until its last byte
- * arrives). Returns RF_OK, RF_EFORMAT (then st->err is set and every later
- * call fails the same way) or RF_ENOMEM.
+ * arrives). Returns RF_OK, RF_EFORMAT (then st->err is set, everything
+ * before the bad unit has been appended, and every later call fails the same
+ * way) or RF_ENOMEM. However the input is cut into calls, the output, the
+ * result and the error are those of textenc_decode() on the whole input.
  */
 int textenc_stream_feed(struct textenc_stream *st, const char *in, size_t len, struct buf *out);
-/* Ends the input: flushes held bytes; RF_EFORMAT if it ends mid-character. */
+/* Ends the input: flushes held bytes; RF_EFORMAT if it ends mid-character
+ * (then the error says truncated). */
 int textenc_stream_finish(struct textenc_stream *st, struct buf *out);
 /* The detected encoding (TEXTENC_UTF8 until detection has happened). */
 enum textenc_kind textenc_stream_kind(const struct textenc_stream *st);

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test suite twice: once in
 # a normal build and once under AddressSanitizer + UndefinedBehaviorSanitizer
-# (LeakSanitizer included). This is the command .ci/run calls.
+# (LeakSanitizer included), then the libFuzzer targets (clang, ASan + UBSan):
+# every saved regression input, and RF_FUZZ_SECONDS (default 18) of fuzzing
+# per target, about 4 minutes on 2 cores (docs/fuzzing.md). A crashing input
+# is saved under tests/fuzz/regressions/<target>/. This is the command
+# .ci/run calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,4 +32,6 @@ CI=true RF_WINDOWS_TESTS=1 RF_BUILD_DIR="$PWD/build-test" RF_SOURCE_DIR="$PWD" R
 echo "== build and test under ASan+UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DRF_SANITIZE=ON
+echo "== fuzzing: regressions, then ${RF_FUZZ_SECONDS:-18} s per target"
+tests/fuzz/run-fuzzers.sh -t "${RF_FUZZ_SECONDS:-18}" -j "$jobs" build-fuzz
 echo "== all suites passed"

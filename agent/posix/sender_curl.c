@@ -1,8 +1,10 @@
 /*
  * sender_curl.c - the agent's HTTP transport on POSIX: one libcurl easy
  * handle reused for every POST (keep-alive), TLS verification always on
- * (--ca-file adds a CA bundle), proxies from the environment (libcurl's
- * default: http_proxy, https_proxy, no_proxy), connect and total timeouts.
+ * (--ca-file names the CA bundle to use), proxies from the environment
+ * (libcurl's default: http_proxy, https_proxy, no_proxy), connect and total
+ * timeouts. A failure is described for the user (describe_failure): a TLS
+ * refusal says which check failed and what to change.
  *
  * libcurl is loaded with dlopen() on the first POST, not linked: Debian's
  * libcurl pulls in OpenSSL, libssh2, LDAP, Kerberos, nghttp2... whose
@@ -83,6 +85,55 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
+/*
+ * Writes what went wrong with a request that got no answer in words a user
+ * can act on: for a refused TLS handshake, which check failed and what to
+ * change (--ca-file, the host name in --collector, the certificate), with
+ * libcurl's own detail (detail, may be "") in parentheses.
+ */
+static void describe_failure(const struct sender *s, CURLcode cc, const char *detail, char *out,
+                             size_t n)
+{
+    const char *ca = s->cfg->ca_file;
+    if (!detail[0])
+        detail = s->api.easy_strerror(cc);
+    switch (cc) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+        if (strcasestr(detail, "host name") || strcasestr(detail, "hostname"))
+            snprintf(out, n,
+                     "TLS: the collector's certificate is not issued for the host name in the URL "
+                     "(%s); use a name the certificate holds in --collector, or give the collector "
+                     "a certificate for this name",
+                     detail);
+        else if (strcasestr(detail, "expired") || strcasestr(detail, "not yet valid"))
+            snprintf(out, n,
+                     "TLS: the collector's certificate is outside its validity period (%s); "
+                     "renew it, or check this machine's clock",
+                     detail);
+        else
+            snprintf(out, n,
+                     "TLS: the collector's certificate is not trusted (%s); give the CA that "
+                     "issued it with --ca-file (this run used %s%s)",
+                     detail, ca ? "--ca-file " : "the system's CA bundle", ca ? ca : "");
+        break;
+    case CURLE_SSL_CACERT_BADFILE:
+        snprintf(out, n,
+                 "TLS: cannot use the CA bundle %s (%s); --ca-file must name a readable PEM file "
+                 "of CA certificates",
+                 ca ? ca : "of the system", detail);
+        break;
+    case CURLE_SSL_CONNECT_ERROR:
+        snprintf(out, n,
+                 "TLS handshake with the collector failed (%s); check that it serves HTTPS "
+                 "(TLS 1.2 or later) on this port",
+                 detail);
+        break;
+    default:
+        snprintf(out, n, "%s", detail);
+        break;
+    }
+}
+
 #define CURL_SYM(s, field, name)                                                                   \
     do {                                                                                           \
         void *p_ = dlsym((s)->api.lib, name);                                                      \
@@ -152,7 +203,7 @@ int sender_post(void *ctx, const struct transport_request *req, struct transport
     struct sender *s = ctx;
     struct curl_slist *h = NULL;
     struct answer ans = {resp, 0};
-    char auth[1024], dev[256], bid[128];
+    char auth[1024], dev[256], bid[128], detail[CURL_ERROR_SIZE] = "";
     int rc = RF_EIO;
     resp->status = 0;
     resp->retry_after_ms = -1;
@@ -195,9 +246,11 @@ int sender_post(void *ctx, const struct transport_request *req, struct transport
     api->easy_setopt(c, CURLOPT_WRITEDATA, &ans);
     api->easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     api->easy_setopt(c, CURLOPT_HEADERDATA, &ans);
+    api->easy_setopt(c, CURLOPT_ERRORBUFFER, detail);
     CURLcode cc = api->easy_perform(c);
+    api->easy_setopt(c, CURLOPT_ERRORBUFFER, NULL); /* detail goes out of scope */
     if (cc != CURLE_OK) {
-        snprintf(resp->error, sizeof(resp->error), "%s", api->easy_strerror(cc));
+        describe_failure(s, cc, detail, resp->error, sizeof(resp->error));
         goto out;
     }
     api->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);

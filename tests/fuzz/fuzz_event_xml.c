@@ -146,9 +146,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct run c;
     run_chunked(doc, len, seed, 0, &c);
     report_check_outcome(&c.sink, c.rc, 0);
-    /* known (finding F9): whole-buffer mode looks for the "?>" of an XML
-     * declaration in the whole first 64 KiB slice, the stream gives up after
-     * 4096 bytes; skippable while that is open */
+    /* finding F9 (fixed): whole-buffer mode looked for the "?>" of an XML
+     * declaration in the whole first 64 KiB slice, the stream gave up after
+     * 4096 bytes; the switch stays for bisecting older trees */
     size_t head = len < 70000 ? len : 70000;
     bool has_decl = memmem(doc, head, "<?xml", 5) || memmem(doc, head, "<\0?\0x\0m\0l\0", 10) ||
                     memmem(doc, head, "\0<\0?\0x\0m\0l", 10);
@@ -159,16 +159,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rf_arena_free(&w.arena);
         return 0;
     }
-    /* known (finding F5): textenc classifies a bad byte after a split UTF-8 lead
-     * as "cut by the end of the input" when the lead ends a chunk, which the
-     * reader reports as RF_ETRUNC instead of RF_EFORMAT */
+    /* finding F5 (fixed): textenc classified a bad byte after a split UTF-8
+     * lead as "cut by the end of the input" when the lead ended a chunk, which
+     * the reader reported as RF_ETRUNC instead of RF_EFORMAT */
     bool etrunc_vs_eformat = (c.rc == RF_ETRUNC && w.rc == RF_EFORMAT) ||
                              (c.rc == RF_EFORMAT && w.rc == RF_ETRUNC);
     FUZZ_CHECK(c.rc == w.rc || (etrunc_vs_eformat && fuzz_skip("textenc-offset")),
                "whole rc=%d, chunked (seed %u) rc=%d", w.rc, seed, c.rc);
     if (w.rc != RF_OK && fuzz_skip("xml-encoding-prefix")) {
-        /* known: after an error, how many earlier records were delivered depends on
-         * the chunking (finding F4); only require one list to extend the other */
+        /* finding F4 (fixed): after an error, how many earlier records were
+         * delivered depended on the chunking; only require one list to extend
+         * the other */
         size_t n = w.recs.n < c.recs.n ? w.recs.n : c.recs.n;
         same_records(&w.recs, &c.recs, n, "chunked");
     } else {

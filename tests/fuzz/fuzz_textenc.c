@@ -14,7 +14,8 @@
  *    for UTF-8 the input minus its BOM, for UTF-16 the output re-encoded in
  *    the detected byte order equals the input minus its BOM (lossless);
  *  - failure: RF_EFORMAT with a reason and an offset inside the input, and
- *    textenc_stream_error() reports it.
+ *    textenc_stream_error() reports it; whole and chunked runs kept the
+ *    same valid text before the bad unit [tag textenc-offset].
  */
 #include "fuzz_common.h"
 #include "textenc.h"
@@ -58,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     struct buf w = BUF_INIT;
     enum textenc_kind wk;
-    struct textenc_error we = {0, NULL};
+    struct textenc_error we = {0, NULL, false};
     int wrc = textenc_decode(in, n, &w, &wk, &we);
     FUZZ_CHECK(wrc == RF_OK || wrc == RF_EFORMAT, "rc=%d", wrc);
     FUZZ_CHECK(strcmp(textenc_kind_name(wk), "unknown") != 0, "kind %d", (int)wk);
@@ -112,10 +113,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(we.reason && we.offset <= n, "error offset %zu of %zu", we.offset, n);
         const struct textenc_error *se = textenc_stream_error(&st);
         FUZZ_CHECK(se && se->reason, "stream error missing");
-        if (!fuzz_skip("textenc-offset"))
-            FUZZ_CHECK(se->offset == we.offset && strcmp(se->reason, we.reason) == 0,
+        if (!fuzz_skip("textenc-offset")) {
+            FUZZ_CHECK(se->offset == we.offset && strcmp(se->reason, we.reason) == 0 &&
+                           se->truncated == we.truncated,
                        "error offset: whole %zu (%s), chunked %zu (%s), seed %u", we.offset,
                        we.reason, se->offset, se->reason, seed);
+            /* the text before the bad unit is kept, in both modes */
+            FUZZ_CHECK(s.len == w.len &&
+                           memcmp(s.data ? s.data : "", w.data ? w.data : "", w.len) == 0,
+                       "output before the error: whole %zu bytes, chunked %zu", w.len, s.len);
+            FUZZ_CHECK(fuzz_utf8_ok(w.data ? w.data : "", w.len), "prefix not valid UTF-8");
+        }
     }
     buf_free(&w);
     buf_free(&s);

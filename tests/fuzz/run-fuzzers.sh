@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# run-fuzzers.sh - build the libFuzzer targets of tests/fuzz with clang, fuzz
-# each for a bounded time from a temporary copy of its seed corpus, then
-# replay every saved crash input in tests/fuzz/regressions/<target>/.
-# Exits non-zero when any target crashes, leaks, times out or fails a
-# regression. The repository is never modified (new corpus entries go to a
-# temporary directory; crash inputs go to <build>/fuzz-artifacts/<target>/).
+# run-fuzzers.sh - build the libFuzzer targets of tests/fuzz with clang
+# (ASan + UBSan), fuzz each for a bounded time from a temporary copy of its
+# seed corpus, then replay every saved crash input in
+# tests/fuzz/regressions/<target>/. This is the fuzzing step of
+# deploy/test-all.sh (docs/fuzzing.md).
+# Exits non-zero when the build fails or any target crashes, leaks, times
+# out, runs out of memory or fails a regression. New corpus entries go to a
+# temporary directory; a crashing input is copied from
+# <build>/fuzz-artifacts/<target>/ to tests/fuzz/regressions/<target>/ (the
+# only change made to the repository), so it is replayed from then on.
 #
 # usage: tests/fuzz/run-fuzzers.sh [options] [BUILD_DIR]
 #   BUILD_DIR            build directory (default: <repo>/build-fuzz)
-#   -t, --time SECONDS   fuzzing time per target (default 20; 0 = regressions only)
+#   -t, --time SECONDS   fuzzing time per target (default 18; 0 = regressions only)
 #   -j, --jobs N         targets fuzzed in parallel (default 2)
 #   -o, --only a,b,...   only these targets (names without fuzz_)
 #   --top-level          configure the whole project with -DRF_FUZZ=ON (needs
 #                        the add_subdirectory line in the top-level
 #                        CMakeLists.txt) instead of tests/fuzz on its own
 #   --no-build           use the binaries already in BUILD_DIR
+#   --no-save            leave crash inputs in <build>/fuzz-artifacts only
 #   --keep-corpus DIR    keep each target's working corpus in DIR/<target>
 #   -h, --help
 # Environment: CC (default clang), RF_FUZZ_SKIP (known-bug tags the harnesses
@@ -25,11 +30,12 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=$root/build-fuzz
-secs=20
+secs=18
 jobs=2
 only=""
 toplevel=0
 do_build=1
+save=1
 keep=""
 
 while [ $# -gt 0 ]; do
@@ -39,13 +45,16 @@ while [ $# -gt 0 ]; do
     -o|--only) only=$2; shift 2 ;;
     --top-level) toplevel=1; shift ;;
     --no-build) do_build=0; shift ;;
+    --no-save) save=0; shift ;;
     --keep-corpus) keep=$2; shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     -*) echo "run-fuzzers.sh: unknown option $1" >&2; exit 2 ;;
     *) build=$1; shift ;;
   esac
 done
 case "$build" in /*) ;; *) build=$PWD/$build ;; esac
+case "$secs" in ''|*[!0-9]*) echo "run-fuzzers.sh: -t needs whole seconds, not '$secs'" >&2; exit 2 ;; esac
+case "$jobs" in ''|0|*[!0-9]*) echo "run-fuzzers.sh: -j needs a positive number, not '$jobs'" >&2; exit 2 ;; esac
 
 cc=${CC:-clang}
 if ! command -v "$cc" >/dev/null 2>&1; then
@@ -86,7 +95,19 @@ bindir=$(find "$build" -name fuzz-bin-dir.txt -print -quit)
 bindir=$(cat "$bindir")
 targets=$(cat "$list")
 if [ -n "$only" ]; then
+  for t in ${only//,/ }; do
+    grep -qFx "$t" <<<"$targets" || {
+      log "run-fuzzers.sh: no target '$t' (targets: $(tr '\n' ' ' <<<"$targets"))"; exit 2; }
+  done
   targets=$(printf '%s\n' $targets | grep -Fx -f <(printf '%s\n' ${only//,/ }))
+else
+  # every regressions/<dir> must belong to a target, or its inputs are never replayed
+  for d in "$here"/regressions/*/; do
+    [ -d "$d" ] || continue
+    d=$(basename "$d")
+    grep -qFx "$d" <<<"$targets" || {
+      log "run-fuzzers.sh: tests/fuzz/regressions/$d/ has no fuzz target fuzz_$d"; exit 2; }
+  done
 fi
 t_build=$(( $(date +%s) - t0 ))
 
@@ -105,6 +126,9 @@ dict_of() {
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/rf-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+# stopped from outside (CI timeout, Ctrl-C): stop the fuzzers this script
+# started (each fuzz_one passes the TERM on to its fuzzer)
+trap 'kill $(jobs -p) 2>/dev/null; wait; exit 130' INT TERM
 mkdir -p "$build/fuzz-artifacts"
 
 # ---- fuzz one target (runs in the background) ----
@@ -119,7 +143,10 @@ fuzz_one() {
   # shellcheck disable=SC2086
   "$bin" "$corpus" "${dictarg[@]}" -max_total_time="$secs" -timeout=5 -rss_limit_mb=2048 \
     -max_len=16384 -print_final_stats=1 -artifact_prefix="$art" ${RF_FUZZ_ARGS:-} \
-    >"$work/log-$t" 2>&1
+    >"$work/log-$t" 2>&1 &
+  local pid=$!
+  trap 'kill "$pid" 2>/dev/null; exit 143' TERM
+  wait "$pid"
   local rc=$?
   local dur=$(( $(date +%s) - start ))
   local execs cov ft corp crash
@@ -127,7 +154,8 @@ fuzz_one() {
   cov=$(grep -oE 'cov: [0-9]+' "$work/log-$t" | tail -1 | awk '{print $2}')
   ft=$(grep -oE 'ft: [0-9]+' "$work/log-$t" | tail -1 | awk '{print $2}')
   corp=$(grep -oE 'corp: [0-9]+' "$work/log-$t" | tail -1 | awk '{print $2}')
-  crash=$(grep -oE "(crash|leak|timeout|oom|slow-unit)-[0-9a-f]+" "$work/log-$t" | head -1)
+  # the input libFuzzer wrote for the failure (crash-, leak-, timeout-, oom-...)
+  crash=$(sed -n 's/^.*Test unit written to //p' "$work/log-$t" | grep -v '/slow-unit-' | tail -1)
   if [ -n "$keep" ]; then mkdir -p "$keep/$t"; cp -R "$corpus/." "$keep/$t/"; fi
   echo "$rc ${execs:-0} ${cov:-0} ${ft:-0} ${corp:-0} $dur ${crash:--}" >"$res"
 }
@@ -153,9 +181,25 @@ for t in $targets; do
     read -r rc execs cov ft corp dur crash <"$work/result-$t"
     if [ "$rc" = 0 ]; then status=ok; else
       status=FAIL; fail=1
-      note="$crash in $build/fuzz-artifacts/$t/ (log: see below)"
       log ""; log "---- fuzz_$t log (tail) ----"; tail -60 "$work/log-$t" >&2
+      if [ "$crash" = - ] || [ ! -f "$crash" ]; then
+        note="exit $rc without a crash input (log above)"
+      elif [ $save = 1 ]; then
+        mkdir -p "$here/regressions/$t"
+        cp "$crash" "$here/regressions/$t/"
+        rel=tests/fuzz/regressions/$t/$(basename "$crash")
+        note="input saved as $rel"
+        log ""
+        log "fuzz_$t FAILED; the input is saved as $rel and replayed by every run from now on."
+        log "  reproduce: $bindir/fuzz_$t $rel"
+        log "  minimise:  $bindir/fuzz_$t -minimize_crash=1 -runs=100000 $rel"
+        log "  then name it after what it shows and commit it with the fix (docs/fuzzing.md)."
+      else
+        note="input: $crash"
+      fi
     fi
+  elif [ "$secs" -gt 0 ]; then
+    status=FAIL; fail=1; note="the fuzz run left no result"
   fi
   regr="-"
   rdir=$here/regressions/$t

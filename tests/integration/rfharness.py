@@ -1,8 +1,9 @@
 """rfharness - start the real rasfleet-collector on 127.0.0.1 with a fresh
-SQLite file and talk to it over real HTTP (Python standard library only).
+SQLite file and talk to it over real HTTP (Python standard library only);
+the agent's path and environment, and a throwaway PKI for HTTPS tests.
 
-Used by every integration test: the collector binary comes from
-$RF_BUILD_DIR (set by ctest), fixtures from $RF_FIXTURES.
+Used by every integration test: the binaries come from $RF_BUILD_DIR (set
+by ctest), fixtures from $RF_FIXTURES.
 """
 import gzip
 import http.client
@@ -19,6 +20,7 @@ import uuid
 BUILD_DIR = os.environ.get("RF_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
 FIXTURES = os.environ.get("RF_FIXTURES", os.path.join(os.path.dirname(__file__), "../fixtures"))
 ADMIN_TOKEN = "test-admin-token-" + uuid.uuid4().hex
+AGENT = os.path.join(BUILD_DIR, "agent", "rasfleet-agent")
 
 
 def collector_binary():
@@ -29,9 +31,52 @@ def collector_binary():
     raise RuntimeError("rasfleet-collector not found under " + BUILD_DIR)
 
 
+def agent_env(extra=None):
+    """The environment of a rasfleet-agent run: without proxy variables
+    (libcurl would send loopback requests to the proxy) and without the
+    variables that change libcurl's and OpenSSL's CA bundle, so TLS checks
+    see the defaults and the --ca-file they are given."""
+    drop = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "curl_ca_bundle",
+            "ssl_cert_file", "ssl_cert_dir")
+    env = {k: v for k, v in os.environ.items() if k.lower() not in drop}
+    if extra:
+        env.update(extra)
+    return env
+
+
 def fixture(*parts):
     with open(os.path.join(FIXTURES, *parts), "rb") as f:
         return f.read()
+
+
+def make_test_pki(d):
+    """A throwaway PKI made with the openssl CLI in directory d, for HTTPS
+    tests. Returns {name: path} of:
+      ca.pem                       a CA
+      server.pem, server.key       signed by it for localhost and 127.0.0.1
+      wrong-host.pem, wrong-host.key
+                                   signed by it for vpn-collector.example.net only
+      other.pem                    an unrelated CA
+    Certificates are valid for two days."""
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), cwd=d, check=True, capture_output=True)
+
+    def server_cert(name, cn, san):
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-out",
+            name + ".csr", "-subj", "/CN=" + cn)
+        with open(os.path.join(d, name + ".ext"), "w") as f:
+            f.write("subjectAltName=%s\n" % san)
+        run("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", name + ".pem", "-days", "2", "-extfile", name + ".ext")
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+        "-days", "2", "-subj", "/CN=rasfleet test CA")
+    server_cert("server", "localhost", "DNS:localhost,IP:127.0.0.1")
+    server_cert("wrong-host", "vpn-collector.example.net", "DNS:vpn-collector.example.net")
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out",
+        "other.pem", "-days", "2", "-subj", "/CN=someone else")
+    return {k: os.path.join(d, k) for k in ("ca.pem", "server.pem", "server.key",
+                                            "wrong-host.pem", "wrong-host.key", "other.pem")}
 
 
 class Collector:
@@ -160,6 +205,15 @@ class Collector:
     def run_cli(self, *args):
         return subprocess.run([collector_binary()] + list(args) + ["--db", self.db],
                               env=self.env, capture_output=True, text=True, timeout=60)
+
+
+def agent_reports(collector, device_id):
+    """agent_status records a collector stored for a device (agent_status.reports):
+    each came in a batch of its own, which telemetry counts leave out."""
+    rows = collector.sql(
+        "SELECT s.reports FROM agent_status s JOIN devices d ON d.id = s.device"
+        " WHERE d.uid = ?", (device_id,))
+    return rows[0][0] if rows else 0
 
 
 def parse_json(data):

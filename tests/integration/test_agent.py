@@ -25,7 +25,8 @@ import uuid
 
 import rfharness as h
 
-AGENT = os.path.join(h.BUILD_DIR, "agent", "rasfleet-agent")
+AGENT = h.AGENT
+agent_env = h.agent_env
 FAST_FAIL = ["--retry-attempts", "2", "--retry-base", "100ms", "--retry-max-delay", "200ms",
              "--retry-budget", "1s", "--connect-timeout", "1s", "--timeout", "10s"]
 
@@ -36,14 +37,6 @@ def sanitized_build():
             return "RF_SANITIZE:BOOL=ON" in f.read()
     except OSError:
         return False
-
-
-def agent_env(extra=None):
-    env = {k: v for k, v in os.environ.items()
-           if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")}
-    if extra:
-        env.update(extra)
-    return env
 
 
 def free_port():
@@ -153,12 +146,8 @@ class AgentTestBase(unittest.TestCase):
             (self.device,))[0][0]
 
     def reports(self, collector=None):
-        """agent_status records the collector stored for this device: one per run that
-        reached it, each in a batch of its own."""
-        rows = (collector or self.c).sql(
-            "SELECT s.reports FROM agent_status s JOIN devices d ON d.id = s.device"
-            " WHERE d.uid = ?", (self.device,))
-        return rows[0][0] if rows else 0
+        """agent_status records the collector stored for this device."""
+        return h.agent_reports(collector or self.c, self.device)
 
     def counts(self, collector=None):
         """Telemetry rows and batches (the agent's own reports left out)."""

@@ -10,7 +10,6 @@ import signal
 import socket
 import sqlite3
 import ssl
-import subprocess
 import tempfile
 import threading
 import time
@@ -19,29 +18,11 @@ import unittest
 import rfharness as h
 
 
-def make_ca_and_cert(d):
-    """A CA, and a server certificate for 'localhost' / 127.0.0.1 signed by it."""
-    def run(*args):
-        subprocess.run(["openssl"] + list(args), cwd=d, check=True, capture_output=True)
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-        "-days", "2", "-subj", "/CN=rasfleet test CA")
-    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-        "-subj", "/CN=localhost")
-    with open(os.path.join(d, "ext.cnf"), "w") as f:
-        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
-    # a second, unrelated CA
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out",
-        "other.pem", "-days", "2", "-subj", "/CN=someone else")
-    return {k: os.path.join(d, k) for k in ("ca.pem", "server.pem", "server.key", "other.pem")}
-
-
 class TlsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="rf-tls-")
-        cls.files = make_ca_and_cert(cls.tmp)
+        cls.files = h.make_test_pki(cls.tmp)
         cls.c = h.Collector(extra_args=["--tls-cert", cls.files["server.pem"],
                                         "--tls-key", cls.files["server.key"]])
         cls.c.start()

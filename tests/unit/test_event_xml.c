@@ -492,6 +492,117 @@ static void test_large_stream_in_4k_chunks(void **state)
     buf_free(&b);
 }
 
+/* Parses buf whole with event_xml_parse() and in chunks of each step; every
+ * run must give rc, n records and one fatal report whose reason holds
+ * `reason` (NULL: no report at all). */
+static void assert_same_in_any_chunking(const char *buf, size_t len, int rc, size_t n,
+                                        const char *reason)
+{
+    static const size_t steps[] = {0, 1, 2, 7, 64, 255, 256, 257, 4096, 70000};
+    for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+        struct rf_arena a;
+        struct recs rs = {0};
+        struct reports rp = {0};
+        struct parse_sink sink = {"events.xml", collect, &rp, 0, 0};
+        rf_arena_init(&a);
+        int got = steps[k] ? feed_chunks(buf, len, steps[k], &a, &rs, &rp, NULL)
+                           : event_xml_parse(buf, len, &a, keep, &rs, &sink, NULL);
+        if (got != rc || rs.n != n)
+            print_error("chunk size %zu (0 = whole): rc %d, %zu records\n", steps[k], got, rs.n);
+        assert_int_equal(got, rc);
+        assert_int_equal(rs.n, n);
+        if (reason) {
+            assert_int_equal(rp.n, 1);
+            assert_true(rp.r[0].fatal);
+            assert_non_null(strstr(rp.r[0].reason, reason));
+        } else {
+            assert_int_equal(rp.n, 0);
+        }
+        rf_arena_free(&a);
+    }
+}
+
+static const char *const good_data =
+    "<Data>{3F2A0C1B-7A44-0000-8E61-0C2B447AD901}</Data><Data>CORP\\alice</Data>"
+    "<Data>Always On VPN</Data><Data>809</Data>";
+
+/* Finding F4: an encoding error after complete events still delivers them,
+ * also when they are in the same 64 KiB slice (or sniff buffer) as the bad
+ * byte; small files too, where the error is found by finish. */
+static void test_encoding_error_keeps_earlier_records(void **state)
+{
+    (void)state;
+    struct buf b = BUF_INIT;
+    buf_append_str(&b, "                                        ");
+    event_line(&b, "<EventID>20227</EventID>", good_data);
+    event_line(&b, "<EventID>20227</EventID>", good_data);
+    buf_append_str(&b, "\xFF");
+    event_line(&b, "<EventID>20227</EventID>", good_data);
+    assert_same_in_any_chunking(b.data, b.len, RF_EFORMAT, 2, "invalid UTF-8");
+    /* a file shorter than the encoding sniffer's 256 bytes */
+    const char *small = "<Event><System><Provider Name='RasClient'/><EventID>20225</EventID>"
+                        "<TimeCreated SystemTime='2026-01-01T00:00:00Z'/></System></Event>\xFF";
+    assert_true(strlen(small) < 256);
+    assert_same_in_any_chunking(small, strlen(small), RF_EFORMAT, 1, "invalid UTF-8");
+    buf_free(&b);
+}
+
+/* Finding F5 in the reader: a split UTF-8 lead followed by a bad byte is a
+ * format error wherever the chunk boundary falls, not a truncated input;
+ * an input really cut mid-character is truncated. */
+static void test_bad_byte_after_split_utf8_lead_is_eformat(void **state)
+{
+    (void)state;
+    char in[310];
+    memset(in, ' ', 300);
+    memcpy(in + 300, "<Event/>\xE6'", 10);
+    assert_same_in_any_chunking(in, sizeof(in), RF_EFORMAT, 0, "invalid UTF-8");
+    struct rf_arena a;
+    struct recs rs = {0};
+    struct reports rp = {0};
+    rf_arena_init(&a);
+    /* the lead byte is the last of the first chunk */
+    assert_int_equal(feed_chunks(in, sizeof(in), 309, &a, &rs, &rp, NULL), RF_EFORMAT);
+    rf_arena_free(&a);
+    assert_same_in_any_chunking(in, sizeof(in) - 1, RF_ETRUNC, 0, "cut by the end");
+}
+
+/* Finding F9: a declaration is only blanked when it ends within 4 KiB and
+ * holds no '<'; anything else goes to expat, which refuses it, so events
+ * are never swallowed silently and chunking does not change the answer. */
+static void test_unterminated_xml_declaration(void **state)
+{
+    (void)state;
+    struct buf b = BUF_INIT;
+    /* no "?>": the declaration used to run to the "?>" of a later PI */
+    buf_append_str(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"\r\n");
+    event_line(&b, "<EventID>20227</EventID>", good_data);
+    event_line(&b, "<EventID>20227</EventID>", good_data);
+    buf_append_str(&b, "<?rasfleet marker?>\r\n");
+    event_line(&b, "<EventID>20227</EventID>", good_data);
+    assert_same_in_any_chunking(b.data, b.len, RF_EFORMAT, 0, "XML error");
+    /* terminated, but after 4 KiB of white space */
+    buf_reset(&b);
+    buf_append_str(&b, "<?xml version=\"1.0\"");
+    for (int i = 0; i < 4200; i++)
+        buf_append_char(&b, ' ');
+    buf_append_str(&b, "?>\r\n");
+    event_line(&b, "<EventID>20227</EventID>", good_data);
+    assert_same_in_any_chunking(b.data, b.len, RF_EFORMAT, 0, "XML error");
+    /* a normal declaration after white space, in any chunking */
+    buf_reset(&b);
+    buf_append_str(&b, "\r\n  <?xml version='1.0' encoding='UTF-8' standalone='yes'?>\r\n");
+    event_line(&b, "<EventID>20227</EventID>", good_data);
+    event_line(&b, "<EventID>20227</EventID>", good_data);
+    assert_same_in_any_chunking(b.data, b.len, RF_OK, 2, NULL);
+    /* "<?xml-stylesheet" is not a declaration (and not allowed before the root) */
+    buf_reset(&b);
+    buf_append_str(&b, "<?xml-stylesheet href='a'?>\r\n");
+    event_line(&b, "<EventID>20227</EventID>", good_data);
+    assert_same_in_any_chunking(b.data, b.len, RF_OK, 1, NULL);
+    buf_free(&b);
+}
+
 static void test_parse_time_forms(void **state)
 {
     (void)state;
@@ -520,6 +631,9 @@ int main(void)
         cmocka_unit_test(test_callback_stops_the_parse),
         cmocka_unit_test(test_large_stream_in_4k_chunks),
         cmocka_unit_test(test_parse_time_forms),
+        cmocka_unit_test(test_encoding_error_keeps_earlier_records),
+        cmocka_unit_test(test_bad_byte_after_split_utf8_lead_is_eformat),
+        cmocka_unit_test(test_unterminated_xml_declaration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -125,7 +125,7 @@ static void test_lone_surrogates_fail_with_offset(void **state)
 {
     (void)state;
     struct buf out;
-    struct textenc_error err = {0, NULL};
+    struct textenc_error err = {0, NULL, false};
     /* BOM, 'a', high surrogate at offset 4 followed by 'b' */
     const char high[] = "\xFF\xFE"
                         "a\0"
@@ -156,7 +156,7 @@ static void test_odd_utf16_length_fails(void **state)
 {
     (void)state;
     struct buf out;
-    struct textenc_error err = {0, NULL};
+    struct textenc_error err = {0, NULL, false};
     const char in[] = "\xFF\xFE"
                       "a\0"
                       "b";
@@ -170,7 +170,7 @@ static void test_invalid_utf8_and_binary(void **state)
 {
     (void)state;
     struct buf out;
-    struct textenc_error err = {0, NULL};
+    struct textenc_error err = {0, NULL, false};
     enum textenc_kind kind;
     assert_int_equal(decode("abc\xC3(def", 8, &out, &kind, &err), RF_EFORMAT);
     assert_int_equal(kind, TEXTENC_UTF8);
@@ -276,6 +276,127 @@ static void test_stream_error_offset_across_chunks(void **state)
     buf_free(&out);
 }
 
+/* Feeds in pieces of `step` bytes; returns the first failing rc or that of
+ * finish, leaving the text in out and the error (if any) in *err. */
+static int decode_in_pieces(const char *in, size_t len, size_t step, struct buf *out,
+                            struct textenc_error *err)
+{
+    struct textenc_stream st;
+    int rc = RF_OK;
+    buf_init(out);
+    textenc_stream_init(&st);
+    for (size_t i = 0; i < len && rc == RF_OK; i += step)
+        rc = textenc_stream_feed(&st, in + i, len - i < step ? len - i : step, out);
+    if (rc == RF_OK)
+        rc = textenc_stream_finish(&st, out);
+    if (rc != RF_OK) {
+        assert_non_null(textenc_stream_error(&st));
+        *err = *textenc_stream_error(&st);
+    }
+    return rc;
+}
+
+/* Finding F5 (a): a NUL before an invalid byte is the first bad unit, in one
+ * call as in pieces (the whole buffer used to report the later 0xFF). */
+static void test_nul_before_invalid_utf8_is_the_first_bad_unit(void **state)
+{
+    (void)state;
+    char in[302];
+    memset(in, 'a', 300);
+    in[300] = '\0';
+    in[301] = '\xFF';
+    static const size_t steps[] = {sizeof(in), 1, 7, 256, 301};
+    for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+        struct buf out;
+        struct textenc_error err = {0, NULL, false};
+        assert_int_equal(decode_in_pieces(in, sizeof(in), steps[k], &out, &err), RF_EFORMAT);
+        assert_int_equal(err.offset, 300);
+        assert_string_equal(err.reason, "NUL byte (binary data)");
+        assert_false(err.truncated);
+        assert_int_equal(out.len, 300);
+        buf_free(&out);
+    }
+}
+
+/* Finding F5 (b): a split UTF-8 lead byte followed by a byte that cannot
+ * continue it is invalid UTF-8 at the lead, not a sequence cut by the end,
+ * wherever the chunk boundary falls. */
+static void test_bad_byte_after_split_utf8_lead(void **state)
+{
+    (void)state;
+    char in[302];
+    memset(in, ' ', 300);
+    in[300] = '\xE6';
+    in[301] = '\'';
+    for (size_t step = 1; step <= sizeof(in); step++) {
+        struct buf out;
+        struct textenc_error err = {0, NULL, false};
+        assert_int_equal(decode_in_pieces(in, sizeof(in), step, &out, &err), RF_EFORMAT);
+        assert_int_equal(err.offset, 300);
+        assert_string_equal(err.reason, "invalid UTF-8");
+        assert_false(err.truncated);
+        buf_free(&out);
+    }
+    /* the same after a continuation byte, and with a NUL as the intruder */
+    const char two[] = "abc\xE2\x82X";
+    const char nul[] = "abc\xE2\0X";
+    for (size_t step = 1; step <= 6; step++) {
+        struct buf out;
+        struct textenc_error err = {0, NULL, false};
+        assert_int_equal(decode_in_pieces(two, 6, step, &out, &err), RF_EFORMAT);
+        assert_int_equal(err.offset, 3);
+        assert_string_equal(err.reason, "invalid UTF-8");
+        buf_free(&out);
+        assert_int_equal(decode_in_pieces(nul, 6, step, &out, &err), RF_EFORMAT);
+        assert_int_equal(err.offset, 3);
+        assert_string_equal(err.reason, "invalid UTF-8");
+        buf_free(&out);
+    }
+    /* a sequence really cut by the end stays "cut", and says so */
+    for (size_t step = 1; step <= 5; step++) {
+        struct buf out;
+        struct textenc_error err = {0, NULL, false};
+        assert_int_equal(decode_in_pieces("abc\xE2\x82", 5, step, &out, &err), RF_EFORMAT);
+        assert_int_equal(err.offset, 3);
+        assert_string_equal(err.reason, "UTF-8 sequence cut by the end of the input");
+        assert_true(err.truncated);
+        assert_string_equal(out.data, "abc");
+        buf_free(&out);
+    }
+}
+
+/* Finding F4 (decoder side): on an error the output holds all the text
+ * before the bad unit, not only the chunks before the one holding it. */
+static void test_error_keeps_text_before_the_bad_unit(void **state)
+{
+    (void)state;
+    char in[400];
+    memset(in, 'x', sizeof(in));
+    in[350] = '\xFF';
+    struct buf out;
+    struct textenc_error err = {0, NULL, false};
+    assert_int_equal(decode(in, sizeof(in), &out, NULL, &err), RF_EFORMAT);
+    assert_int_equal(err.offset, 350);
+    assert_int_equal(out.len, 350);
+    buf_free(&out);
+    assert_int_equal(decode_in_pieces(in, sizeof(in), 3, &out, &err), RF_EFORMAT);
+    assert_int_equal(err.offset, 350);
+    assert_int_equal(out.len, 350);
+    buf_free(&out);
+    /* UTF-16: the units before a lone surrogate */
+    char u16[402] = "\xFF\xFE";
+    for (size_t i = 2; i < sizeof(u16); i += 2) {
+        u16[i] = 'y';
+        u16[i + 1] = '\0';
+    }
+    u16[302] = '\x00';
+    u16[303] = '\xDC';
+    assert_int_equal(decode(u16, sizeof(u16), &out, NULL, &err), RF_EFORMAT);
+    assert_int_equal(err.offset, 302);
+    assert_int_equal(out.len, 150);
+    buf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +410,9 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8_and_binary),
         cmocka_unit_test(test_stream_split_characters),
         cmocka_unit_test(test_stream_error_offset_across_chunks),
+        cmocka_unit_test(test_nul_before_invalid_utf8_is_the_first_bad_unit),
+        cmocka_unit_test(test_bad_byte_after_split_utf8_lead),
+        cmocka_unit_test(test_error_keeps_text_before_the_bad_unit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
