@@ -491,8 +491,10 @@ static int write_status(struct agent *a, int exit_code)
 
 /*
  * Sends this cycle's agent_status in a batch of its own, once, never
- * spooled: it carries cumulative totals, so a report that is lost is made
- * good by the next one, and the spool never grows for it. Alone in its
+ * spooled, when it says something new (report_due(): a change since the
+ * last acknowledged report, or a daily heartbeat): it carries cumulative
+ * totals, so a report that is lost is made good by the next one, and the
+ * spool never grows for it. Alone in its
  * batch, it is the only thing a collector older than the record kind
  * refuses (400 unknown_kind). Not tried when the collector was unreachable
  * or refused the token in this cycle. The exit code does not depend on it.
@@ -512,6 +514,11 @@ static void send_report(struct agent *a)
                               a->cfg->spool_max_bytes, dropped, records,
                               spool_rejects(a->spool)};
     report_record(&a->health, &sp, a->cy.sources.files_failed, AGENT_VERSION, now, &r);
+    uint64_t digest = report_digest(&r);
+    if (!report_due(&a->health, digest, now)) {
+        log_debug("agent status unchanged since its last report: not sent");
+        return;
+    }
     struct rf_batch b = {.batch_id = batch_id, .agent = a->info, .n_records = 1, .records = &r};
     buf_reset(&a->json);
     buf_reset(&a->gz);
@@ -521,6 +528,7 @@ static void send_report(struct agent *a)
     post_batch(a, batch_id, a->gz.data, a->gz.len, &resp);
     if (resp.status == 200) {
         a->health.last_success_ms = time_now_ms();
+        report_acknowledged(&a->health, digest, now);
         log_debug("reported the agent's status (spool %" PRIu64 " bytes, %" PRIu64
                   " batches dropped)",
                   sp.bytes, dropped);

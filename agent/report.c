@@ -70,6 +70,14 @@ int report_load(const char *state_dir, struct report_health *out)
     }
     out->last_success_ms = line_int(b.data, "last_success");
     out->last_error_ms = line_int(b.data, "last_error_time");
+    char reported[64];
+    unsigned long long digest = 0;
+    long long when = 0;
+    if (line_value(b.data, "reported", reported, sizeof(reported)) &&
+        sscanf(reported, "%lld %llu", &when, &digest) == 2 && when > 0) {
+        out->reported_ms = (int64_t)when;
+        out->reported_digest = (uint64_t)digest;
+    }
     if (line_value(b.data, "last_error", out->last_error, sizeof(out->last_error)))
         utf8_sanitize_message(out->last_error);
     else
@@ -86,6 +94,9 @@ int report_save(const char *state_dir, const struct report_health *h)
     int rc = health_path(state_dir, path, sizeof(path));
     if (rc == RF_OK)
         rc = buf_printf(&b, REPORT_MAGIC "last_success %" PRId64 "\n", h->last_success_ms);
+    if (rc == RF_OK && h->reported_ms)
+        rc = buf_printf(&b, "reported %" PRId64 " %" PRIu64 "\n", h->reported_ms,
+                        h->reported_digest);
     if (rc == RF_OK && h->last_error_ms)
         rc = buf_printf(&b, "last_error_time %" PRId64 "\nlast_error %s\n", h->last_error_ms,
                         h->last_error);
@@ -129,4 +140,46 @@ void report_record(const struct report_health *h, const struct report_spool *sp,
     s->last_error_ms = h->last_error_ms;
     s->has_source_errors = true;
     s->source_errors = (int64_t)source_errors;
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h * 0xff51afd7ed558ccdull;
+}
+
+static uint64_t mix_str(uint64_t h, const char *s)
+{
+    h = mix(h, s ? 1 : 0);
+    for (; s && *s; s++)
+        h = mix(h, (unsigned char)*s);
+    return h;
+}
+
+uint64_t report_digest(const struct rf_record *r)
+{
+    const struct rf_agent_status *s = &r->u.st;
+    uint64_t h = 0x52464147454e54ull; /* "RFAGENT" */
+    h = mix_str(h, s->agent_version);
+    h = mix(h, (uint64_t)s->spool_batches);
+    h = mix(h, (uint64_t)s->spool_limit_bytes);
+    h = mix(h, (uint64_t)s->dropped_batches_total);
+    h = mix(h, (uint64_t)s->dropped_records_total);
+    h = mix(h, (uint64_t)s->rejected_batches_total);
+    h = mix(h, (uint64_t)s->last_error_ms);
+    h = mix_str(h, s->last_error);
+    h = mix(h, (uint64_t)s->source_errors);
+    return h ? h : 1;
+}
+
+bool report_due(const struct report_health *h, uint64_t digest, int64_t now_ms)
+{
+    return !h->reported_ms || h->reported_digest != digest ||
+           now_ms - h->reported_ms >= REPORT_HEARTBEAT_MS || now_ms < h->reported_ms;
+}
+
+void report_acknowledged(struct report_health *h, uint64_t digest, int64_t now_ms)
+{
+    h->reported_ms = now_ms;
+    h->reported_digest = digest;
 }

@@ -4,10 +4,19 @@
  * and the agent_status record (docs/api.md) built from that and from the
  * spool's counters, once per run.
  *
+ * A run reports only when the report would say something new: its digest
+ * (every field but the times of the report and of the last success, and
+ * the spool's byte count) differs from the last one the collector
+ * acknowledged, or that one is REPORT_HEARTBEAT_MS old. An idle run stays
+ * idle (no HTTP library loaded, no batch row at the collector), and a
+ * change (a drop, a refusal, a new error) is reported by the run that
+ * sees it.
+ *
  * File in the state directory:
  *   health  text: "rasfleet-agent-health 1", "last_success MS",
  *           "last_error_time MS", "last_error TEXT" (one line of UTF-8:
- *           report_set_error() makes it so); replaced atomically
+ *           report_set_error() makes it so), "reported MS DIGEST" (the
+ *           last acknowledged report); replaced atomically
  *           (osdep_write_atomic) by report_save()
  * A missing or unreadable file starts empty: losing it loses only what the
  * next report would have said about the past.
@@ -15,17 +24,21 @@
 #ifndef RF_AGENT_REPORT_H
 #define RF_AGENT_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "rasfleet/record.h"
 
 #define REPORT_ERROR_MAX 512
+#define REPORT_HEARTBEAT_MS (24LL * 3600 * 1000)
 
 struct report_health {
     int64_t last_success_ms; /* 0: never */
     int64_t last_error_ms;   /* 0: none */
     char last_error[REPORT_ERROR_MAX];
+    int64_t reported_ms;      /* when the collector acknowledged the last report; 0: never */
+    uint64_t reported_digest; /* report_digest() of that report */
 };
 
 /* Loads <state_dir>/health into *out (zeros when missing or unreadable).
@@ -51,5 +64,14 @@ struct report_spool {
 void report_record(const struct report_health *h, const struct report_spool *sp,
                    size_t source_errors, const char *version, int64_t now_ms,
                    struct rf_record *r);
+
+/* Digest of what a report says (see the top of the file). */
+uint64_t report_digest(const struct rf_record *r);
+
+/* True when a report with this digest should be sent at now_ms. */
+bool report_due(const struct report_health *h, uint64_t digest, int64_t now_ms);
+
+/* Remembers that the collector acknowledged a report. */
+void report_acknowledged(struct report_health *h, uint64_t digest, int64_t now_ms);
 
 #endif

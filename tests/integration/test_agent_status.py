@@ -194,11 +194,12 @@ class AgentStatusTest(unittest.TestCase):
         self.c.start()
         self.assertEqual(self.answers(), before)
 
-        # the next run drops nothing: one more report, no new loss, the same counts
+        # the next run drops nothing and has nothing new to say: no report, no new
+        # loss, the same counts (an idle run stays idle)
         p = self.run_agent(*SPOOL, url="http://127.0.0.1:%d" % self.c.port)
         self.assertRun(p, 0)
         after = self.answers()
-        self.assertEqual(after["agent"]["reports"], 2)
+        self.assertEqual(after["agent"]["reports"], 1)
         self.assertEqual(after["agent"]["losses"], before["agent"]["losses"])
         self.assertEqual(after["agent"]["last_drop"], before["agent"]["last_drop"])
         self.assertEqual(after["overview"], before["overview"])
@@ -224,11 +225,18 @@ class AgentStatusTest(unittest.TestCase):
         s, body = self.c.get_json("/api/v1/devices?dropped=yes")
         self.assertEqual((s, body["error"]), (400, "bad_request"))
         self.assertEqual(self.get("/api/v1/devices?finding=agent-spool-drops")["total"], 0)
-        # the counter survives the agent: the next run reports 1 again, no new loss
+        # nothing new: the next run does not report
         p = self.run_agent(url=url)
         self.assertRun(p, 0)
         agent = self.get("/api/v1/devices/%s" % self.device)["agent"]
+        self.assertEqual((agent["rejected_batches_total"], agent["reports"]), (1, 1))
+        # something new (a file it cannot parse): reported, and the refusal counter
+        # survived the agent's restart: 1 again, no new loss
+        self.write("garbage.pbk", "\x00\x01binary\x02")
+        p = self.run_agent(url=url)
+        agent = self.get("/api/v1/devices/%s" % self.device)["agent"]
         self.assertEqual((agent["rejected_batches_total"], agent["reports"]), (1, 2))
+        self.assertEqual(agent["source_errors"], 1, p.stderr)
         self.assertEqual(len(agent["losses"]), 1)
 
     def test_collector_without_the_record_kind(self):

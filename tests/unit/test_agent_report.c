@@ -159,6 +159,64 @@ static void test_record_passes_the_collector(void **state)
     buf_free(&json);
 }
 
+/* A run reports only what is new: the digest ignores the report's own time,
+ * the last success and the spool's bytes, and changes with every counter,
+ * error and version; an acknowledged digest is due again after a day. */
+static void test_report_only_when_something_changed(void **state)
+{
+    const char *dir = *state;
+    struct report_health h;
+    memset(&h, 0, sizeof(h));
+    struct report_spool sp = {.bytes = 0, .batches = 0, .limit_bytes = 1 << 20};
+    struct rf_record r;
+    report_record(&h, &sp, 0, "1.0", T_NOW, &r);
+    uint64_t d0 = report_digest(&r);
+    assert_true(report_due(&h, d0, T_NOW)); /* never reported */
+    report_acknowledged(&h, d0, T_NOW);
+    assert_false(report_due(&h, d0, T_NOW + 60000));
+
+    /* time, last success and spool bytes alone are not news */
+    h.last_success_ms = T_NOW + 30000;
+    sp.bytes = 4096;
+    report_record(&h, &sp, 0, "1.0", T_NOW + 3600000, &r);
+    assert_int_equal(report_digest(&r), d0);
+    assert_false(report_due(&h, report_digest(&r), T_NOW + 3600000));
+    /* ... until the heartbeat */
+    assert_true(report_due(&h, d0, T_NOW + REPORT_HEARTBEAT_MS));
+    /* a clock that went back reports too */
+    assert_true(report_due(&h, d0, T_NOW - 1000));
+
+    /* each of these is news */
+    struct report_spool drop = sp, reject = sp, queued = sp;
+    drop.dropped_batches = 1;
+    reject.rejected_batches = 1;
+    queued.batches = 3;
+    const struct report_spool *changed[] = {&drop, &reject, &queued};
+    for (size_t i = 0; i < 3; i++) {
+        report_record(&h, changed[i], 0, "1.0", T_NOW + 60000, &r);
+        assert_true(report_due(&h, report_digest(&r), T_NOW + 60000));
+    }
+    report_record(&h, &sp, 2, "1.0", T_NOW + 60000, &r); /* files that failed to parse */
+    assert_true(report_digest(&r) != d0);
+    report_record(&h, &sp, 0, "1.1", T_NOW + 60000, &r); /* an upgraded agent */
+    assert_true(report_digest(&r) != d0);
+    report_set_error(&h, T_NOW + 60000, "collector answered HTTP 503");
+    report_record(&h, &sp, 0, "1.0", T_NOW + 60000, &r);
+    uint64_t d1 = report_digest(&r);
+    assert_true(d1 != d0);
+    report_set_error(&h, T_NOW + 120000, "collector answered HTTP 503"); /* again, later */
+    report_record(&h, &sp, 0, "1.0", T_NOW + 120000, &r);
+    assert_true(report_digest(&r) != d1);
+
+    /* the acknowledged report survives a restart of the agent */
+    report_acknowledged(&h, d1, T_NOW + 60000);
+    assert_int_equal(report_save(dir, &h), RF_OK);
+    struct report_health back;
+    assert_int_equal(report_load(dir, &back), RF_OK);
+    assert_int_equal(back.reported_ms, T_NOW + 60000);
+    assert_true(back.reported_digest == d1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_error_cut_to_one_line),
         cmocka_unit_test_setup_teardown(test_damaged_health_file, setup, teardown),
         cmocka_unit_test(test_record_passes_the_collector),
+        cmocka_unit_test_setup_teardown(test_report_only_when_something_changed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
