@@ -1011,7 +1011,7 @@ static bool retention_run(struct pg_writer *w)
 }
 
 /* After a storage error: reconnect, then a tiny write; success marks
- * storage healthy. */
+ * storage healthy, failure drops the connection again. */
 static void health_probe(struct pg_writer *w)
 {
     char err[200];
@@ -1024,8 +1024,8 @@ static void health_probe(struct pg_writer *w)
     if (ok) {
         set_health(w, true);
         log_info("PostgreSQL accepts writes again");
-    } else if (PQstatus(w->conn) != CONNECTION_OK) {
-        disconnect(w);
+    } else {
+        disconnect(w); /* session settings (read-only) are fixed at connect */
     }
 }
 
