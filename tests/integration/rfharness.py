@@ -299,14 +299,15 @@ class PostgresCluster:
     def psql(self, dbname, query):
         """Runs query as the superuser over the unix socket; rows as tuples
         (ints converted, NULL as None)."""
-        r = subprocess.run([self.psql_bin, "-X", "-q", "-A", "-t", "-F", "\x1f", "-P",
+        r = subprocess.run([self.psql_bin, "-X", "-q", "-A", "-t", "-F", "\x1f", "-R", "\x1d", "-P",
                             "null=\x1e", "-v", "ON_ERROR_STOP=1", "-h", self.dir, "-p",
                             str(self.port), "-U", "postgres", "-d", dbname, "-c", query],
                            capture_output=True, text=True, timeout=120)
         if r.returncode != 0:
             raise RuntimeError("psql: %s\n%s" % (query, r.stderr))
         rows = []
-        for line in r.stdout.split("\n"):
+        out = r.stdout[:-1] if r.stdout.endswith("\n") else r.stdout
+        for line in out.split("\x1d"):  # values may hold newlines
             if line == "":
                 continue
             rows.append(tuple(None if v == "\x1e" else int(v) if re.fullmatch(r"-?\d+", v)

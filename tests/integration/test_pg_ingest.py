@@ -114,6 +114,48 @@ class PgIngestTest(test_ingest.IngestTest):
             self.assertTrue(rows, q)
             self.assertEqual(got, rows, q)
 
+    def test_awkward_strings_round_trip(self):
+        """Strings travel in PostgreSQL array literals: quotes, backslashes,
+        braces, commas, the word NULL, newlines and non-ASCII must come back
+        byte for byte; a pbk settings object longer than a btree key (~2700
+        bytes) must be stored once in dict like any other."""
+        dev = "awk-" + uuid.uuid4().hex
+        nasty = ['a"b\\c{d},e', "NULL", "", "line1\nline2\ttab \u00e9 \U0001F600", "{}",
+                 "\\", '"', " lead and trail "]
+        batch = h.make_batch(device_id=dev, n_events=len(nasty))
+        for r, text in zip(batch["records"], nasty):
+            r["user"] = "CORP\\" + text
+            r["message"] = text
+            r["connection"] = "VPN " + text
+        settings = {"Key%02d" % i: "v" * 200 + str(i) for i in range(20)}
+        batch["records"].append({"kind": "pbk_entry", "time": "2026-11-20T08:05:00Z",
+                                 "scope": "user", "connection": "NULL", "settings": settings})
+        for attempt in range(2):  # the second time from the dictionary cache
+            if attempt:
+                batch = dict(batch, batch_id=str(uuid.uuid4()))
+                for i, r in enumerate(batch["records"][:-1]):
+                    r["record_id"] = 1000 + i
+            s, _, b = self.c.post_batch(batch)
+            self.assertEqual((s, b["duplicate"]), (200, False), b)
+        query = ("SELECT u.s, c.s, e.message FROM events e JOIN devices d ON d.id = e.device"
+                 " JOIN dict u ON u.id = e.\"user\" JOIN dict c ON c.id = e.connection"
+                 " WHERE d.uid = ? ORDER BY e.record_id")
+        rows = self.c.sql(query, (dev,))
+        self.assertEqual([r[:2] for r in rows],
+                         [("CORP\\" + t, "VPN " + t) for t in nasty] * 2)
+        self.assertEqual([r[2] for r in rows if r[2]], [t for t in nasty if t] * 2)
+        with h.Collector() as lite:  # and exactly what SQLite stores
+            self.assertEqual(lite.post_batch(batch)[0], 200)
+            self.assertEqual(rows[len(nasty):], lite.sql(query, (dev,)))
+        stored = self.c.sql("SELECT s FROM pbk_entries p JOIN dict s ON s.id = p.settings"
+                            " JOIN devices d ON d.id = p.device WHERE d.uid = ?", (dev,))
+        self.assertEqual(len(stored), 2)
+        self.assertEqual(stored[0], stored[1])
+        self.assertGreater(len(stored[0][0]), 3000)
+        self.assertEqual(json.loads(stored[0][0]), settings)
+        self.assertEqual(self.c.sql("SELECT count(*) FROM dict WHERE s = ?", (stored[0][0],)),
+                         [(1,)])
+
     def test_read_endpoints_say_not_implemented(self):
         for path in ("/api/v1/overview", "/api/v1/errors", "/api/v1/trend", "/api/v1/devices",
                      "/api/v1/devices/some-device", "/api/v1/findings",
