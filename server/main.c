@@ -11,6 +11,8 @@
 #include "dburl.h"
 #include "http.h"
 #include "log.h"
+#include "pg_store.h"
+#include "pg_tokens.h"
 #include "rasfleet/result.h"
 #include "store.h"
 #include "writer.h"
@@ -389,6 +391,65 @@ out:
     return exit_code;
 }
 
+static enum auth_role cli_role(const struct cli *cli)
+{
+    if (cli->role && strcmp(cli->role, "agent") == 0)
+        return AUTH_AGENT;
+    if (cli->role && strcmp(cli->role, "reader") == 0)
+        return AUTH_READER;
+    return AUTH_NONE;
+}
+
+/* `token add|list|revoke` against PostgreSQL: the same commands and output
+ * as SQLite's (below), through pg_tokens.c. */
+static int cmd_token_pg(struct cli *cli, int argc, char **argv)
+{
+    PGconn *c = NULL;
+    char err[512];
+    int exit_code = 1;
+    if (pg_store_connect(cli->cfg.db_path, &c, err, sizeof(err)) != RF_OK ||
+        pg_store_migrate(c, err, sizeof(err)) != RF_OK) {
+        fprintf(stderr, "rasfleet-collector: %s\n", err);
+        goto out;
+    }
+    if (strcmp(argv[0], "add") == 0) {
+        enum auth_role role = cli_role(cli);
+        char token[AUTH_TOKEN_LEN + 1];
+        int64_t id;
+        if (role == AUTH_NONE) {
+            fprintf(stderr, "rasfleet-collector: token add needs --role agent or --role reader\n");
+            exit_code = 2;
+        } else if (pg_tokens_add(c, role, cli->name, token, &id) != RF_OK) {
+            pg_store_error(c, "cannot store the token", err, sizeof(err));
+            fprintf(stderr, "rasfleet-collector: %s\n", err);
+        } else {
+            printf("%s\n", token); /* shown once, on stdout, for the operator to copy */
+            fprintf(stderr, "created %s token %lld%s%s (shown once; only its hash is stored)\n",
+                    auth_role_name(role), (long long)id, cli->name ? " " : "",
+                    cli->name ? cli->name : "");
+            exit_code = 0;
+        }
+    } else if (strcmp(argv[0], "list") == 0) {
+        exit_code = pg_tokens_list(c, stdout) == RF_OK ? 0 : 1;
+    } else if (strcmp(argv[0], "revoke") == 0 && argc >= 2) {
+        char *end;
+        long long id = strtoll(argv[1], &end, 10);
+        if ((*end ? RF_EINVAL : pg_tokens_revoke(c, id)) == RF_OK) {
+            fprintf(stderr, "revoked token %lld\n", id);
+            exit_code = 0;
+        } else {
+            fprintf(stderr, "rasfleet-collector: no active token with id %s\n", argv[1]);
+        }
+    } else {
+        usage(stderr);
+        exit_code = 2;
+    }
+out:
+    if (c)
+        PQfinish(c);
+    return exit_code;
+}
+
 static int cmd_token(struct cli *cli, int argc, char **argv)
 {
     sqlite3 *db = NULL;
@@ -398,11 +459,8 @@ static int cmd_token(struct cli *cli, int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (dburl_is_postgres(cli->cfg.db_path)) {
-        fprintf(stderr, "rasfleet-collector: tokens are kept in SQLite only for now; with a"
-                        " PostgreSQL database use the admin token (docs/storage.md)\n");
-        return 1;
-    }
+    if (dburl_is_postgres(cli->cfg.db_path))
+        return cmd_token_pg(cli, argc, argv);
     if (ensure_parent_dir(cli->cfg.db_path) != RF_OK ||
         store_open(cli->cfg.db_path, STORE_READ_WRITE, &db, err, sizeof(err)) != RF_OK) {
         fprintf(stderr, "rasfleet-collector: %s\n", err);

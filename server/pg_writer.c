@@ -38,6 +38,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pg_store.h"
+#include "pg_tokens.h"
 #include "rasfleet/arena.h"
 #include "rasfleet/result.h"
 #include "strmap.h"
@@ -135,6 +136,7 @@ enum col {
 struct pg_writer {
     struct writer_config cfg;
     char *url;
+    struct auth *auth; /* may be NULL */
     writer_commit_hook_fn hook;
     void *hook_arg;
 
@@ -160,6 +162,7 @@ struct pg_writer {
     int64_t next_retention_ms;
     int64_t next_probe_ms;
     int64_t next_stats_ms;
+    int64_t next_token_check_ms;
 };
 
 /* ---- connection ---- */
@@ -1042,6 +1045,11 @@ static void housekeeping(struct pg_writer *w)
         }
         return;
     }
+    if (w->auth && now >= w->next_token_check_ms) {
+        if (pg_tokens_load(w->conn, w->auth) != RF_OK)
+            log_warn("could not reload tokens: %s", PQerrorMessage(w->conn));
+        w->next_token_check_ms = now + 1000;
+    }
     if (now >= w->next_stats_ms) {
         refresh_stats(w);
         w->next_stats_ms = now + 5000;
@@ -1138,14 +1146,15 @@ static void writer_free(struct pg_writer *w)
     free(w);
 }
 
-int pg_writer_start(const struct writer_config *cfg, struct pg_writer **out, char *errbuf,
-                    size_t errlen)
+int pg_writer_start(const struct writer_config *cfg, struct auth *auth, struct pg_writer **out,
+                    char *errbuf, size_t errlen)
 {
     struct pg_writer *w = calloc(1, sizeof(*w));
     int rc = RF_ENOMEM;
     if (!w)
         return RF_ENOMEM;
     w->cfg = *cfg;
+    w->auth = auth;
     w->healthy = true;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
@@ -1161,6 +1170,11 @@ int pg_writer_start(const struct writer_config *cfg, struct pg_writer **out, cha
         goto fail;
     refresh_stats(w);
     w->next_stats_ms = time_now_ms() + 5000;
+    if (w->auth && (rc = pg_tokens_load(w->conn, w->auth)) != RF_OK) {
+        pg_store_error(w->conn, "cannot load tokens", errbuf, errlen);
+        goto fail;
+    }
+    w->next_token_check_ms = time_now_ms() + 1000;
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         snprintf(errbuf, errlen, "cannot start the writer thread");
         rc = RF_EIO;

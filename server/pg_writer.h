@@ -8,8 +8,9 @@
  *
  * Differences a caller can see: writer_stats.database_bytes is filled (from
  * pg_database_size) and devices_known counts every collector's devices;
- * max_db_bytes does not apply (PostgreSQL's own limits do); auth is not
- * reloaded (tokens on PostgreSQL are a later increment, docs/storage.md).
+ * max_db_bytes does not apply (PostgreSQL's own limits do); auth is
+ * reloaded from the tokens table every second (no change counter as
+ * SQLite's data_version; the table is small), see pg_tokens.h.
  */
 #ifndef RASFLEET_PG_WRITER_H
 #define RASFLEET_PG_WRITER_H
@@ -18,8 +19,8 @@
 
 struct pg_writer;
 
-int pg_writer_start(const struct writer_config *cfg, struct pg_writer **out, char *errbuf,
-                    size_t errlen);
+int pg_writer_start(const struct writer_config *cfg, struct auth *auth, struct pg_writer **out,
+                    char *errbuf, size_t errlen);
 void pg_writer_set_commit_hook(struct pg_writer *w, writer_commit_hook_fn fn, void *arg);
 int pg_writer_submit(struct pg_writer *w, struct rf_batch *batch, size_t bytes,
                      writer_done_fn done, void *arg);

@@ -769,7 +769,7 @@ int writer_start(const struct writer_config *cfg, struct auth *auth, struct writ
     if (!w)
         return RF_ENOMEM;
     if (dburl_is_postgres(cfg->db_path)) {
-        int prc = pg_writer_start(cfg, &w->pg, errbuf, errlen);
+        int prc = pg_writer_start(cfg, auth, &w->pg, errbuf, errlen);
         if (prc != RF_OK)
             free(w);
         else

@@ -310,14 +310,25 @@ class PostgresCluster:
         for line in out.split("\x1d"):  # values may hold newlines
             if line == "":
                 continue
-            rows.append(tuple(None if v == "\x1e" else int(v) if re.fullmatch(r"-?\d+", v)
-                              else v for v in line.split("\x1f")))
+            rows.append(tuple(_pg_value(v) for v in line.split("\x1f")))
         return rows
 
     def create_database(self, name=None):
         name = name or "rf_" + uuid.uuid4().hex[:12]
         self.psql("postgres", "CREATE DATABASE %s OWNER %s ENCODING 'UTF8'" % (name, self.ROLE))
         return PgDatabase(self, name)
+
+
+def _pg_value(v):
+    """psql's text for a value as SQLite's module would give it: None,
+    int, bytes (bytea prints as \\x<hex>) or str."""
+    if v == "\x1e":
+        return None
+    if re.fullmatch(r"-?\d+", v):
+        return int(v)
+    if re.fullmatch(r"\\x(?:[0-9a-f]{2})+", v):
+        return bytes.fromhex(v[2:])
+    return v
 
 
 class PgDatabase:

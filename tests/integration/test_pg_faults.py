@@ -40,6 +40,34 @@ def post_until_stored(collectors, batch, deadline, answers=None):
     raise AssertionError("batch %s not stored before the deadline" % batch["batch_id"])
 
 
+# the agents here post as fast as they can: per-device rate limits are not
+# under test
+NO_RATE_LIMIT = {"rate_device_per_minute": 0}
+
+
+def run_threads(targets):
+    """Starts a thread per (function, args); returns a join() that re-raises
+    the first exception any of them raised."""
+    errors = []
+
+    def wrap(fn, args):
+        try:
+            fn(*args)
+        except BaseException as e:  # noqa: B902 - reported by join()
+            errors.append(e)
+
+    threads = [threading.Thread(target=wrap, args=t) for t in targets]
+    for t in threads:
+        t.start()
+
+    def join():
+        for t in threads:
+            t.join(timeout=120)
+        if errors:
+            raise errors[0]
+    return join
+
+
 @unittest.skipUnless(h.postgres_bindir() or os.environ.get("CI"), h.PG_SKIP_MESSAGE)
 class PgFaultTest(unittest.TestCase):
     @classmethod
@@ -60,7 +88,7 @@ class PgFaultTest(unittest.TestCase):
 
     def test_server_stopped_mid_stream(self):
         db = self.cluster.create_database()
-        c = h.Collector(pg=db).start()
+        c = h.Collector(pg=db, settings=NO_RATE_LIMIT).start()
         try:
             batches, answers, stop = [], [], threading.Event()
             deadline = time.time() + 90
@@ -72,9 +100,7 @@ class PgFaultTest(unittest.TestCase):
                     batches.append(b)
                     post_until_stored([c], b, deadline, answers)
 
-            threads = [threading.Thread(target=agent, args=(i,)) for i in range(3)]
-            for t in threads:
-                t.start()
+            join = run_threads([(agent, (i,)) for i in range(3)])
             time.sleep(1.0)
             self.cluster.stop_server("fast")
             # while it is down: 503 with Retry-After, and /healthz says so
@@ -90,8 +116,7 @@ class PgFaultTest(unittest.TestCase):
                 time.sleep(0.2)
             time.sleep(1.0)
             stop.set()
-            for t in threads:
-                t.join(timeout=120)
+            join()
             self.assertTrue(any(s == 503 for s, _ in answers), "the outage was not seen")
             self.assertTrue(c.proc.poll() is None, "collector died:\n" + c.read_log())
             self.assertEqual(c.stop(), 0, c.read_log())
@@ -104,7 +129,7 @@ class PgFaultTest(unittest.TestCase):
 
     def test_read_only_database(self):
         db = self.cluster.create_database()
-        c = h.Collector(pg=db).start()
+        c = h.Collector(pg=db, settings=NO_RATE_LIMIT).start()
         try:
             self.assertEqual(c.post_batch(h.make_batch())[0], 200)
             db.cluster.psql("postgres", "ALTER DATABASE %s SET default_transaction_read_only = on"
@@ -129,7 +154,8 @@ class PgFaultTest(unittest.TestCase):
 
     def test_two_collectors_share_one_database(self):
         db = self.cluster.create_database()
-        a, b = h.Collector(pg=db).start(), h.Collector(pg=db).start()
+        a = h.Collector(pg=db, settings=NO_RATE_LIMIT).start()
+        b = h.Collector(pg=db, settings=NO_RATE_LIMIT).start()
         try:
             # 1. the same batches to both at once
             batches = [h.make_batch(device_id="both-%d" % (i % 7), n_events=30,
@@ -142,12 +168,7 @@ class PgFaultTest(unittest.TestCase):
                     answers[i].append(post_until_stored([c], batches[i], deadline))
 
             order = list(range(len(batches)))
-            ts = [threading.Thread(target=send, args=(c, o))
-                  for c in (a, b) for o in (order[0::2], order[1::2])]
-            for t in ts:
-                t.start()
-            for t in ts:
-                t.join(timeout=120)
+            run_threads([(send, (c, o)) for c in (a, b) for o in (order[0::2], order[1::2])])()
             for i, got in answers.items():
                 self.assertEqual(len(got), 2)
                 self.assertEqual(sorted(x["duplicate"] for x in got), [False, True], got)
@@ -166,15 +187,12 @@ class PgFaultTest(unittest.TestCase):
                     with lock:
                         acked.append(batch)
 
-            ts = [threading.Thread(target=agent, args=(n, (a, b)[n % 2])) for n in range(4)]
-            for t in ts:
-                t.start()
+            join = run_threads([(agent, (n, (a, b)[n % 2])) for n in range(4)])
             time.sleep(1.5)
             a.kill9()
             time.sleep(1.5)
             stop.set()
-            for t in ts:
-                t.join(timeout=120)
+            join()
             self.assertGreater(len(acked), 8)
             self.assertEqual(b.stop(), 0, b.read_log())
             self.assertStoredOnce(db, batches + acked)
