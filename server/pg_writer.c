@@ -39,6 +39,7 @@
 #include "metrics.h"
 #include "pg_store.h"
 #include "pg_tokens.h"
+#include "pgarray.h"
 #include "rasfleet/arena.h"
 #include "rasfleet/result.h"
 #include "strmap.h"
@@ -224,66 +225,15 @@ static void refresh_stats(struct pg_writer *w)
     pthread_mutex_unlock(&w->lock);
 }
 
-/* ---- array parameters (PostgreSQL array literals) ---- */
-
-static int arr_open(struct buf *b)
+/* 0 (no string) is stored as NULL where the column allows it. */
+static int arr_opt_id(struct buf *b, int64_t id)
 {
-    buf_reset(b);
-    return buf_append_char(b, '{');
-}
-
-static int arr_sep(struct buf *b)
-{
-    return b->len > 1 ? buf_append_char(b, ',') : RF_OK;
-}
-
-static int arr_int(struct buf *b, int64_t v)
-{
-    char tmp[24];
-    int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
-    int rc = arr_sep(b);
-    return rc == RF_OK ? buf_append(b, tmp, (size_t)n) : rc;
-}
-
-static int arr_null(struct buf *b)
-{
-    int rc = arr_sep(b);
-    return rc == RF_OK ? buf_append(b, "NULL", 4) : rc;
+    return id ? pgarray_int(b, id) : pgarray_null(b);
 }
 
 static int arr_opt_int(struct buf *b, bool has, int64_t v)
 {
-    return has ? arr_int(b, v) : arr_null(b);
-}
-
-/* 0 (no string) is stored as NULL where the column allows it. */
-static int arr_opt_id(struct buf *b, int64_t id)
-{
-    return id ? arr_int(b, id) : arr_null(b);
-}
-
-static int arr_text(struct buf *b, const char *s)
-{
-    if (!s)
-        return arr_null(b);
-    int rc = arr_sep(b);
-    if (rc == RF_OK)
-        rc = buf_append_char(b, '"');
-    while (rc == RF_OK && *s) {
-        size_t plain = strcspn(s, "\"\\");
-        rc = buf_append(b, s, plain);
-        s += plain;
-        if (rc == RF_OK && *s) {
-            char esc[2] = {'\\', *s++};
-            rc = buf_append(b, esc, 2);
-        }
-    }
-    return rc == RF_OK ? buf_append_char(b, '"') : rc;
-}
-
-static int arr_close(struct buf *b)
-{
-    return buf_append_char(b, '}');
+    return has ? pgarray_int(b, v) : pgarray_null(b);
 }
 
 /* ---- results ---- */
@@ -468,12 +418,12 @@ static int resolve_dict(struct pg_writer *w, struct pg_job *const *jobs, size_t 
         goto out;
     qsort(sv.v, sv.n, sizeof(*sv.v), cmp_str);
     struct buf *arr = &w->col[0];
-    rc = arr_open(arr);
+    rc = pgarray_open(arr);
     for (size_t i = 0; i < sv.n && rc == RF_OK; i++)
         if (i == 0 || strcmp(sv.v[i], sv.v[i - 1]) != 0)
-            rc = arr_text(arr, sv.v[i]);
+            rc = pgarray_text(arr, sv.v[i]);
     if (rc == RF_OK)
-        rc = arr_close(arr);
+        rc = pgarray_close(arr);
     if (rc != RF_OK)
         goto out;
     const char *param[1] = {arr->data};
@@ -518,46 +468,46 @@ static int add_record(struct pg_writer *w, const struct rf_record *r)
         const struct rf_ras_event *e = &r->u.ev;
         int64_t user = dict_lookup(w, e->user, &rc), conn = dict_lookup(w, e->connection, &rc);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_EV_TIME], r->time_ms);
+            rc = pgarray_int(&c[C_EV_TIME], r->time_ms);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_EV_ID], e->event_id);
+            rc = pgarray_int(&c[C_EV_ID], e->event_id);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_EV_RECORD], e->record_id);
+            rc = pgarray_int(&c[C_EV_RECORD], e->record_id);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_EV_LEVEL], e->level);
+            rc = pgarray_int(&c[C_EV_LEVEL], e->level);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_EV_USER], user);
+            rc = pgarray_int(&c[C_EV_USER], user);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_EV_CONN], conn);
+            rc = pgarray_int(&c[C_EV_CONN], conn);
         if (rc == RF_OK)
             rc = arr_opt_int(&c[C_EV_ERROR], e->has_error_code, e->error_code);
         if (rc == RF_OK)
             rc = arr_opt_int(&c[C_EV_REASON], e->has_reason_code, e->reason_code);
         if (rc == RF_OK)
-            rc = arr_text(&c[C_EV_COID], e->coid);
+            rc = pgarray_text(&c[C_EV_COID], e->coid);
         if (rc == RF_OK)
-            rc = arr_text(&c[C_EV_MESSAGE], e->message);
+            rc = pgarray_text(&c[C_EV_MESSAGE], e->message);
         return rc;
     }
     case RF_KIND_IFACE_METRIC: {
         const struct rf_iface_metric *m = &r->u.ifm;
         int64_t alias = dict_lookup(w, m->alias, &rc);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_IF_TIME], r->time_ms);
+            rc = pgarray_int(&c[C_IF_TIME], r->time_ms);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_IF_ALIAS], alias);
+            rc = pgarray_int(&c[C_IF_ALIAS], alias);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_IF_INDEX], m->index);
+            rc = pgarray_int(&c[C_IF_INDEX], m->index);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_IF_FAMILY], m->family);
+            rc = pgarray_int(&c[C_IF_FAMILY], m->family);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_IF_METRIC], m->metric);
+            rc = pgarray_int(&c[C_IF_METRIC], m->metric);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_IF_AUTO], m->automatic);
+            rc = pgarray_int(&c[C_IF_AUTO], m->automatic);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_IF_CONNECTED], m->connected);
+            rc = pgarray_int(&c[C_IF_CONNECTED], m->connected);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_IF_TYPE], m->if_type);
+            rc = pgarray_int(&c[C_IF_TYPE], m->if_type);
         if (rc == RF_OK)
             rc = arr_opt_int(&c[C_IF_MTU], m->has_mtu, m->mtu);
         return rc;
@@ -568,13 +518,13 @@ static int add_record(struct pg_writer *w, const struct rf_record *r)
         if (rc == RF_OK && (rc = encode_pbk(w, p)) == RF_OK)
             settings = dict_lookup(w, w->scratch.data, &rc);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_PBK_TIME], r->time_ms);
+            rc = pgarray_int(&c[C_PBK_TIME], r->time_ms);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_PBK_SCOPE], p->scope);
+            rc = pgarray_int(&c[C_PBK_SCOPE], p->scope);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_PBK_CONN], conn);
+            rc = pgarray_int(&c[C_PBK_CONN], conn);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_PBK_SETTINGS], settings);
+            rc = pgarray_int(&c[C_PBK_SETTINGS], settings);
         return rc;
     }
     case RF_KIND_VPN_POLICY: {
@@ -586,19 +536,19 @@ static int add_record(struct pg_writer *w, const struct rf_record *r)
         if (rc == RF_OK && p->has_ipsec && (rc = encode_ipsec(w, &p->ipsec)) == RF_OK)
             ipsec = dict_lookup(w, w->scratch.data, &rc);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_POL_TIME], r->time_ms);
+            rc = pgarray_int(&c[C_POL_TIME], r->time_ms);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_POL_CONN], conn);
+            rc = pgarray_int(&c[C_POL_CONN], conn);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_POL_SERVER], server);
+            rc = pgarray_int(&c[C_POL_SERVER], server);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_POL_TUNNEL], tunnel);
+            rc = pgarray_int(&c[C_POL_TUNNEL], tunnel);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_POL_AUTH], auth);
+            rc = pgarray_int(&c[C_POL_AUTH], auth);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_POL_SPLIT], p->split_tunneling);
+            rc = pgarray_int(&c[C_POL_SPLIT], p->split_tunneling);
         if (rc == RF_OK)
-            rc = arr_int(&c[C_POL_DEVTUN], p->device_tunnel);
+            rc = pgarray_int(&c[C_POL_DEVTUN], p->device_tunnel);
         if (rc == RF_OK)
             rc = arr_opt_id(&c[C_POL_SUFFIX], suffix);
         if (rc == RF_OK)
@@ -620,11 +570,11 @@ static int send_batch(struct pg_writer *w, struct pg_job *j, const char *now_tex
     int rc = RF_OK;
     snprintf(records, sizeof(records), "%zu", b->n_records);
     for (int k = 0; k < C_COUNT && rc == RF_OK; k++)
-        rc = arr_open(&w->col[k]);
+        rc = pgarray_open(&w->col[k]);
     for (size_t i = 0; i < b->n_records && rc == RF_OK; i++)
         rc = add_record(w, &b->records[i]);
     for (int k = 0; k < C_COUNT && rc == RF_OK; k++)
-        rc = arr_close(&w->col[k]);
+        rc = pgarray_close(&w->col[k]);
     if (rc != RF_OK)
         return rc == RF_ENOMEM ? RF_ENOMEM : RF_EINVAL;
     const char *dev[5] = {a->device_id, a->hostname, a->os_version, a->agent_version, now_text};
