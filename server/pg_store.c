@@ -82,8 +82,12 @@ int pg_store_connect(const char *url, PGconn **out, char *errbuf, size_t errlen)
 {
     /* Later keywords win, and the URL expands in place of "dbname": the
      * defaults come first so that the URL can override them. */
-    const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *const values[] = {"5", "rasfleet-collector", url, NULL};
+    /* statement_timeout: a statement stuck behind another session's locks
+     * fails the group (503, retried) instead of stalling ingest forever. */
+    const char *const keys[] = {"connect_timeout", "application_name", "options", "dbname",
+                                NULL};
+    const char *const values[] = {"5", "rasfleet-collector", "-c statement_timeout=60000", url,
+                                  NULL};
     PGconn *c = PQconnectdbParams(keys, values, 1);
     *out = NULL;
     if (!c) {

@@ -20,9 +20,10 @@
 #include <stdint.h>
 
 /*
- * Connects to url (a postgresql:// URI; connect_timeout defaults to 5 s
- * unless the URL sets it). Returns RF_OK and *out, or RF_ESTORAGE with
- * errbuf saying why (never the password). *out is NULL on failure.
+ * Connects to url (a postgresql:// URI; connect_timeout defaults to 5 s and
+ * statement_timeout to 60 s unless the URL sets them). Returns RF_OK and
+ * *out, or RF_ESTORAGE with errbuf saying why (never the password). *out is
+ * NULL on failure.
  */
 int pg_store_connect(const char *url, PGconn **out, char *errbuf, size_t errlen);
 
