@@ -9,7 +9,10 @@ For each backend, a fresh collector (threads = 2, the default) on
   (a) max throughput: 16 connections, 500-record batches, RF_BENCH_SECONDS
       (12) seconds, the same bodies for both backends (--pool-cache);
   (b) latency at a fixed rate: RF_BENCH_RATE (200) batches/s of 50 records
-      (events + config snapshot) for 10 s.
+      (events + config snapshot) for 10 s;
+then (c) two collectors sharing one PostgreSQL database, each under its own
+loadgen (8 connections), at the same time; their sum is the scale-out
+figure, and every acknowledged record must be in the database.
 PostgreSQL is a throwaway cluster (tests/integration/rfharness.py) with
 fsync on, so a 200 costs a real WAL flush as it does on SQLite
 (synchronous=FULL); it runs on the same machine and its CPU is reported.
@@ -120,6 +123,42 @@ def bench_backend(name, cluster, pool):
     return results
 
 
+def bench_two_collectors(cluster):
+    """Two collectors on one PostgreSQL database, each driven by its own
+    loadgen (8 connections each, distinct batch ids), at the same time."""
+    pg = cluster.create_database()
+    cs = [h.Collector(pg=pg, extra_args=["--log-level", "warn", "--threads", "2"]).start()
+          for _ in range(2)]
+    try:
+        print("== PostgreSQL: two collectors, max", flush=True)
+        procs, outs = [], []
+        env = dict(os.environ, RASFLEET_ADMIN_TOKEN=h.ADMIN_TOKEN)
+        p0 = cpu_ticks(postgres_pids(cluster))
+        for i, c in enumerate(cs):
+            procs.append(subprocess.Popen(
+                [LOADGEN, "--url", "http://127.0.0.1:%d" % c.port, "--concurrency", "8",
+                 "--seconds", str(SECONDS), "--max-batches", str(SECONDS * 300), "--run",
+                 str(77101 + i), "--devices", "1000"], stdout=subprocess.PIPE, text=True, env=env))
+        for p in procs:
+            out = p.communicate()[0]
+            line = [l for l in out.splitlines() if l.startswith("RESULT")]
+            if p.returncode != 0 or not line:
+                raise SystemExit("loadgen failed (two collectors):\n" + out)
+            outs.append(dict(kv.split("=", 1) for kv in line[0].split()[1:]))
+        secs = max(float(o["seconds"]) for o in outs)
+        pg_cpu = (cpu_ticks(postgres_pids(cluster)) - p0) / HZ / secs * 100
+        for c in cs:
+            if c.stop() != 0:
+                raise SystemExit("a collector did not exit 0:\n" + c.read_log())
+        stored = pg.sql("SELECT count(*) FROM events")[0][0]
+        return {"records_per_s": sum(float(o["records_per_s"]) for o in outs),
+                "p99_ms": max(float(o["p99_ms"]) for o in outs), "postgres_cpu": pg_cpu,
+                "stored": stored, "acked": sum(int(o["records"]) for o in outs)}
+    finally:
+        for c in cs:
+            c.cleanup()
+
+
 def main():
     build()
     work = tempfile.mkdtemp(prefix="rasfleet-pgbench-")
@@ -133,6 +172,7 @@ def main():
         lite = bench_backend("SQLite", None, pool)
         cluster = h.PostgresCluster(fsync=True).start()
         pg = bench_backend("PostgreSQL", cluster, pool)
+        two = bench_two_collectors(cluster)
     finally:
         if cluster:
             cluster.stop()
@@ -147,6 +187,12 @@ def main():
             m["collector_cpu"], m["postgres_cpu"], q["p50_ms"], q["p99_ms"], q["max_ms"]))
     print("PostgreSQL / SQLite max ingest: %.0f%%" % (
         float(pg["max"]["records_per_s"]) / float(lite["max"]["records_per_s"]) * 100))
+    print("two collectors on one PostgreSQL (8 connections each): %.0f records/s together,"
+          " p99 %.0f ms, postgres CPU %.0f%%; %d records acknowledged, %d events stored" % (
+              two["records_per_s"], two["p99_ms"], two["postgres_cpu"], two["acked"],
+              two["stored"]))
+    if two["stored"] < two["acked"]:
+        raise SystemExit("FAILED: acknowledged records missing from PostgreSQL")
 
 
 if __name__ == "__main__":
