@@ -2,6 +2,8 @@
 # Installs the Debian 12 packages rasfleet needs. Idempotent.
 #   deploy/install-deps.sh          build and run the collector
 #   deploy/install-deps.sh --test   also everything the test suite uses
+#     (postgresql: the server binaries the PostgreSQL tests start a throwaway
+#     cluster with; Debian's own main cluster is not used by the tests)
 set -euo pipefail
 
 want_tests=0
@@ -9,10 +11,10 @@ want_tests=0
 
 pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev zlib1g-dev
       libcjson-dev libexpat1-dev nettle-dev libcurl4-openssl-dev sqlite3 curl ca-certificates
-      libjs-chart.js)
+      libjs-chart.js libpq-dev)
 if [ "$want_tests" = 1 ]; then
   pkgs+=(libcmocka-dev python3 prometheus systemd clang libclang-rt-14-dev e2fsprogs openssl
-         chromium)
+         chromium postgresql)
 fi
 
 missing=()

@@ -1366,11 +1366,28 @@ static int baseline_endpoint(struct api *api, const struct http_api_request *req
 
 /* ---- dispatch ---- */
 
+/* Endpoints that need the fleet's data (or write the baseline to SQLite);
+ * the catalogue and reading the active baseline do not. */
+static bool needs_fleet_data(const char *p, bool get)
+{
+    static const char *const prefixes[] = {"/api/v1/overview", "/api/v1/errors",
+                                           "/api/v1/trend",    "/api/v1/devices",
+                                           "/api/v1/findings", "/api/v1/remediation/"};
+    if (strcmp(p, "/api/v1/settings/ipsec-baseline") == 0)
+        return !get;
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+        if (strncmp(p, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    return false;
+}
+
 int api_handle(void *arg, const struct http_api_request *req, struct http_api_response *res)
 {
     struct api *api = arg;
     const char *p = req->path;
     bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+    if (api->reads_unavailable && needs_fleet_data(p, get))
+        return error_answer(res, 501, "not_implemented", api->reads_unavailable);
     if (strcmp(p, "/api/v1/settings/ipsec-baseline") == 0)
         return baseline_endpoint(api, req, res);
     if (!get)

@@ -17,6 +17,10 @@ struct api {
     struct analyzer *analyzer;
     char db_path[1024];
     struct writer *writer; /* for persisting the baseline; may be NULL */
+    /* Non-NULL: the endpoints that read the fleet (or write the baseline)
+     * cannot answer correctly on this backend yet and answer 501 with this
+     * message (PostgreSQL, until the read side lands; docs/storage.md). */
+    const char *reads_unavailable;
 };
 
 /* http_api_fn: dispatches GET/PUT /api/v1/... */

@@ -94,6 +94,35 @@ const char *auth_role_name(enum auth_role r)
     return "none";
 }
 
+/* Installs entries (taking ownership) and frees the previous table. */
+static void swap_entries(struct auth *a, struct auth_entry *entries, size_t n)
+{
+    pthread_rwlock_wrlock(&a->lock);
+    struct auth_entry *old = a->entries;
+    a->entries = entries;
+    a->n_entries = n;
+    pthread_rwlock_unlock(&a->lock);
+    free(old);
+}
+
+void auth_token_hash(const char *token, uint8_t out[AUTH_HASH_LEN])
+{
+    hash_token(token, strlen(token), out);
+}
+
+int auth_set_tokens(struct auth *a, const uint8_t *hashes, const char *const *roles, size_t n)
+{
+    struct auth_entry *entries = calloc(n ? n : 1, sizeof(*entries));
+    if (!entries)
+        return RF_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(entries[i].hash, hashes + i * AUTH_HASH_LEN, AUTH_HASH_LEN);
+        entries[i].role = role_from_name(roles[i]);
+    }
+    swap_entries(a, entries, n);
+    return RF_OK;
+}
+
 int auth_reload(struct auth *a, sqlite3 *db)
 {
     sqlite3_stmt *st = NULL;
@@ -123,12 +152,8 @@ int auth_reload(struct auth *a, sqlite3 *db)
     }
     if (step != SQLITE_DONE)
         goto out;
-    pthread_rwlock_wrlock(&a->lock);
-    struct auth_entry *old = a->entries;
-    a->entries = entries;
-    a->n_entries = n;
-    pthread_rwlock_unlock(&a->lock);
-    entries = old;
+    swap_entries(a, entries, n);
+    entries = NULL;
     rc = RF_OK;
 out:
     free(entries);
@@ -214,6 +239,20 @@ out:
     return rc;
 }
 
+void tokens_print_row(FILE *out, const struct token_row *r)
+{
+    if (!r) {
+        fprintf(out, "%-6s %-7s %-25s %-25s %s\n", "ID", "ROLE", "CREATED", "REVOKED", "NAME");
+        return;
+    }
+    char created[TIME_RFC3339_MAX], revoked[TIME_RFC3339_MAX] = "-";
+    time_format_rfc3339(r->created, created, sizeof(created));
+    if (r->revoked)
+        time_format_rfc3339(r->revoked_at, revoked, sizeof(revoked));
+    fprintf(out, "%-6lld %-7s %-25s %-25s %s\n", (long long)r->id, r->role, created, revoked,
+            r->name);
+}
+
 int tokens_list(sqlite3 *db, FILE *out)
 {
     sqlite3_stmt *st = NULL;
@@ -221,16 +260,16 @@ int tokens_list(sqlite3 *db, FILE *out)
     if (sqlite3_prepare_v2(db, "SELECT id, role, name, created, revoked FROM tokens ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK)
         goto out;
-    fprintf(out, "%-6s %-7s %-25s %-25s %s\n", "ID", "ROLE", "CREATED", "REVOKED", "NAME");
+    tokens_print_row(out, NULL);
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        char created[TIME_RFC3339_MAX], revoked[TIME_RFC3339_MAX] = "-";
-        time_format_rfc3339(sqlite3_column_int64(st, 3), created, sizeof(created));
-        if (sqlite3_column_type(st, 4) != SQLITE_NULL)
-            time_format_rfc3339(sqlite3_column_int64(st, 4), revoked, sizeof(revoked));
-        fprintf(out, "%-6lld %-7s %-25s %-25s %s\n", (long long)sqlite3_column_int64(st, 0),
-                (const char *)sqlite3_column_text(st, 1), created, revoked,
-                (const char *)sqlite3_column_text(st, 2));
+        struct token_row r = {.id = sqlite3_column_int64(st, 0),
+                              .role = (const char *)sqlite3_column_text(st, 1),
+                              .name = (const char *)sqlite3_column_text(st, 2),
+                              .created = sqlite3_column_int64(st, 3),
+                              .revoked = sqlite3_column_type(st, 4) != SQLITE_NULL,
+                              .revoked_at = sqlite3_column_int64(st, 4)};
+        tokens_print_row(out, &r);
     }
     if (step == SQLITE_DONE)
         rc = RF_OK;

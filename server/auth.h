@@ -20,6 +20,7 @@
 enum auth_role { AUTH_NONE = 0, AUTH_AGENT = 1, AUTH_READER = 2, AUTH_ADMIN = 3 };
 
 #define AUTH_TOKEN_LEN 46 /* "rf_" + 43 base64url chars */
+#define AUTH_HASH_LEN 32  /* SHA-256, as stored in the token rows */
 
 struct auth;
 
@@ -30,6 +31,12 @@ void auth_destroy(struct auth *a);
 int auth_set_admin(struct auth *a, const char *admin_token);
 /* Reloads agent/reader tokens (not revoked) from the database. */
 int auth_reload(struct auth *a, sqlite3 *db);
+/* Replaces the agent/reader tokens with n rows given as hashes (n x
+ * AUTH_HASH_LEN bytes) and role names ("agent", "reader"): auth_reload for
+ * a backend that is not SQLite (pg_tokens.c). */
+int auth_set_tokens(struct auth *a, const uint8_t *hashes, const char *const *roles, size_t n);
+/* SHA-256 of a token string, as stored in the token rows. */
+void auth_token_hash(const char *token, uint8_t out[AUTH_HASH_LEN]);
 /* Role of an "Authorization" header value ("Bearer <token>"); AUTH_NONE
  * when absent, malformed or unknown. */
 enum auth_role auth_check(struct auth *a, const char *authorization);
@@ -46,6 +53,16 @@ int tokens_add(sqlite3 *db, enum auth_role role, const char *name, char *token_o
 /* Prints one line per token (id, role, name, created, state); never the
  * secret. */
 int tokens_list(sqlite3 *db, FILE *out);
+/* One line of `token list` (r == NULL: the header line), shared by both
+ * backends so the listing reads the same. */
+struct token_row {
+    int64_t id;
+    const char *role, *name;
+    int64_t created;
+    bool revoked;
+    int64_t revoked_at;
+};
+void tokens_print_row(FILE *out, const struct token_row *r);
 /* Marks a token revoked; RF_ENOTFOUND when no such active token. */
 int tokens_revoke(sqlite3 *db, int64_t id);
 /* Generates a random token string (also used for the quick-start admin

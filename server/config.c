@@ -3,6 +3,7 @@
  * deploy/rasfleet.conf.example for every key.
  */
 #include "config.h"
+#include "dburl.h"
 #include "log.h"
 #include "rasfleet/result.h"
 #include "rasfleet/wire.h"
@@ -127,7 +128,12 @@ int config_set(struct config *c, const char *key, const char *v, char *errbuf, s
     if (strcmp(key, "listen") == 0) {
         rc = parse_listen(c, v);
     } else if (strcmp(key, "db") == 0) {
-        rc = set_str(c->db_path, sizeof(c->db_path), v);
+        char why[200];
+        rc = dburl_normalise(v, c->db_path, sizeof(c->db_path), why, sizeof(why));
+        if (rc != RF_OK) {
+            snprintf(errbuf, errlen, "invalid value for 'db': %s", why);
+            return RF_EFORMAT;
+        }
     } else if (strcmp(key, "ipsec_baseline") == 0) {
         rc = set_str(c->ipsec_baseline, sizeof(c->ipsec_baseline), v);
     } else if (strcmp(key, "tls_cert") == 0) {

@@ -8,6 +8,7 @@
  * read, so a 413 never buffers the oversized body.
  */
 #include "http.h"
+#include "dburl.h"
 #include "fleet.h"
 #include "ingest.h"
 #include "log.h"
@@ -328,13 +329,14 @@ static enum MHD_Result handle_healthz(struct request *req)
 static enum MHD_Result handle_metrics(struct request *req)
 {
     struct http_server *s = req->srv;
-    struct writer_stats st;
+    struct writer_stats st = {0};
     writer_get_stats(s->writer, &st);
     struct metrics_gauges g = {
         .queue_depth = (int64_t)st.queue_depth,
         .queue_capacity = (int64_t)st.queue_capacity,
         .queue_bytes = (int64_t)st.queue_bytes,
-        .database_bytes = store_disk_bytes(s->cfg.db_path),
+        .database_bytes = dburl_is_postgres(s->cfg.db_path) ? st.database_bytes
+                                                            : store_disk_bytes(s->cfg.db_path),
         .healthy = st.healthy,
         .devices_known = st.devices_known,
         .start_time = s->start_time,

@@ -8,8 +8,11 @@
 #include "auth.h"
 #include "fleet.h"
 #include "config.h"
+#include "dburl.h"
 #include "http.h"
 #include "log.h"
+#include "pg_store.h"
+#include "pg_tokens.h"
 #include "rasfleet/result.h"
 #include "store.h"
 #include "writer.h"
@@ -36,7 +39,8 @@ static void usage(FILE *out)
             "  --config FILE          settings file (key = value; see "
             "deploy/rasfleet.conf.example)\n"
             "  --listen HOST:PORT     address to serve on (default 127.0.0.1:8080)\n"
-            "  --db FILE              SQLite database (default data/rasfleet.db)\n"
+            "  --db FILE|URL          SQLite file (default data/rasfleet.db; also sqlite:PATH)\n"
+            "                         or postgresql://user:pass@host:port/db (docs/storage.md)\n"
             "  --web-dir DIR          dashboard files (default: the installed web/)\n"
             "  --retention-days N     delete telemetry older than N days (default 90, 0 = "
             "never)\n"
@@ -188,7 +192,8 @@ static int load_baseline(const struct config *cfg, sqlite3 *db, struct fleet *fl
     int rc = RF_OK;
     rf_arena_init(&a);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'ipsec_baseline'", -1, &st,
+    if (db && /* NULL on PostgreSQL: only the config file's baseline, for now */
+        sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'ipsec_baseline'", -1, &st,
                            NULL) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW) {
         const char *json = (const char *)sqlite3_column_text(st, 0);
@@ -285,7 +290,10 @@ static int cmd_serve(struct cli *cli)
         fprintf(stderr, "rasfleet-collector: cannot set up authentication\n");
         goto out;
     }
-    if (ensure_parent_dir(cfg->db_path) != RF_OK) {
+    bool pg = dburl_is_postgres(cfg->db_path);
+    char db_shown[sizeof(cfg->db_path)];
+    dburl_redact(cfg->db_path, db_shown, sizeof(db_shown));
+    if (!pg && ensure_parent_dir(cfg->db_path) != RF_OK) {
         fprintf(stderr, "rasfleet-collector: cannot create the folder of %s\n", cfg->db_path);
         goto out;
     }
@@ -319,9 +327,19 @@ static int cmd_serve(struct cli *cli)
         fprintf(stderr, "rasfleet-collector: %s\n", err);
         goto out;
     }
-    /* Rebuild before any batch can arrive (HTTP starts below). */
-    if (store_open(cfg->db_path, STORE_READ_ONLY, &rodb, err, sizeof(err)) != RF_OK ||
-        load_baseline(cfg, rodb, &fleet) != RF_OK || fleet_rebuild(&fleet, rodb) != RF_OK) {
+    if (pg) {
+        /* The hot aggregate is fed by this collector's own commits only: it
+         * is not the fleet, so the read endpoints say so (501) until the
+         * read side on PostgreSQL lands (issue #7). */
+        api.reads_unavailable =
+            "this collector stores into PostgreSQL; the read API on PostgreSQL is not"
+            " implemented yet (see docs/storage.md)";
+        log_warn("PostgreSQL backend: ingest only; the read API answers 501 for now");
+        if (load_baseline(cfg, NULL, &fleet) != RF_OK)
+            goto out;
+    } else if (store_open(cfg->db_path, STORE_READ_ONLY, &rodb, err, sizeof(err)) != RF_OK ||
+               /* Rebuild before any batch can arrive (HTTP starts below). */
+               load_baseline(cfg, rodb, &fleet) != RF_OK || fleet_rebuild(&fleet, rodb) != RF_OK) {
         fprintf(stderr, "rasfleet-collector: cannot rebuild the hot aggregate: %s\n",
                 err[0] ? err : (rodb ? sqlite3_errmsg(rodb) : "?"));
         goto out;
@@ -344,7 +362,7 @@ static int cmd_serve(struct cli *cli)
         goto out;
     }
     log_info("rasfleet-collector %s listening on http://%s:%u/ (database %s, retention %d days)",
-             RF_VERSION, cfg->listen_host, port, cfg->db_path, cfg->retention_days);
+             RF_VERSION, cfg->listen_host, port, db_shown, cfg->retention_days);
     int sig = 0;
     for (;;) {
         sigwait(&sigs, &sig);
@@ -373,6 +391,65 @@ out:
     return exit_code;
 }
 
+static enum auth_role cli_role(const struct cli *cli)
+{
+    if (cli->role && strcmp(cli->role, "agent") == 0)
+        return AUTH_AGENT;
+    if (cli->role && strcmp(cli->role, "reader") == 0)
+        return AUTH_READER;
+    return AUTH_NONE;
+}
+
+/* `token add|list|revoke` against PostgreSQL: the same commands and output
+ * as SQLite's (below), through pg_tokens.c. */
+static int cmd_token_pg(struct cli *cli, int argc, char **argv)
+{
+    PGconn *c = NULL;
+    char err[512];
+    int exit_code = 1;
+    if (pg_store_connect(cli->cfg.db_path, &c, err, sizeof(err)) != RF_OK ||
+        pg_store_migrate(c, err, sizeof(err)) != RF_OK) {
+        fprintf(stderr, "rasfleet-collector: %s\n", err);
+        goto out;
+    }
+    if (strcmp(argv[0], "add") == 0) {
+        enum auth_role role = cli_role(cli);
+        char token[AUTH_TOKEN_LEN + 1];
+        int64_t id;
+        if (role == AUTH_NONE) {
+            fprintf(stderr, "rasfleet-collector: token add needs --role agent or --role reader\n");
+            exit_code = 2;
+        } else if (pg_tokens_add(c, role, cli->name, token, &id) != RF_OK) {
+            pg_store_error(c, "cannot store the token", err, sizeof(err));
+            fprintf(stderr, "rasfleet-collector: %s\n", err);
+        } else {
+            printf("%s\n", token); /* shown once, on stdout, for the operator to copy */
+            fprintf(stderr, "created %s token %lld%s%s (shown once; only its hash is stored)\n",
+                    auth_role_name(role), (long long)id, cli->name ? " " : "",
+                    cli->name ? cli->name : "");
+            exit_code = 0;
+        }
+    } else if (strcmp(argv[0], "list") == 0) {
+        exit_code = pg_tokens_list(c, stdout) == RF_OK ? 0 : 1;
+    } else if (strcmp(argv[0], "revoke") == 0 && argc >= 2) {
+        char *end;
+        long long id = strtoll(argv[1], &end, 10);
+        if ((*end ? RF_EINVAL : pg_tokens_revoke(c, id)) == RF_OK) {
+            fprintf(stderr, "revoked token %lld\n", id);
+            exit_code = 0;
+        } else {
+            fprintf(stderr, "rasfleet-collector: no active token with id %s\n", argv[1]);
+        }
+    } else {
+        usage(stderr);
+        exit_code = 2;
+    }
+out:
+    if (c)
+        PQfinish(c);
+    return exit_code;
+}
+
 static int cmd_token(struct cli *cli, int argc, char **argv)
 {
     sqlite3 *db = NULL;
@@ -382,6 +459,8 @@ static int cmd_token(struct cli *cli, int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (dburl_is_postgres(cli->cfg.db_path))
+        return cmd_token_pg(cli, argc, argv);
     if (ensure_parent_dir(cli->cfg.db_path) != RF_OK ||
         store_open(cli->cfg.db_path, STORE_READ_WRITE, &db, err, sizeof(err)) != RF_OK) {
         fprintf(stderr, "rasfleet-collector: %s\n", err);

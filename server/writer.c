@@ -16,8 +16,10 @@
 #include "batch_json.h"
 #include "buf.h"
 #include "checkpointer.h"
+#include "dburl.h"
 #include "log.h"
 #include "metrics.h"
+#include "pg_writer.h"
 #include "rasfleet/result.h"
 #include "store.h"
 #include "strmap.h"
@@ -116,6 +118,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 };
 
 struct writer {
+    struct pg_writer *pg; /* PostgreSQL backend: every call below is forwarded */
     struct writer_config cfg;
     char *db_path;
     sqlite3 *db;
@@ -863,6 +866,14 @@ int writer_start(const struct writer_config *cfg, struct auth *auth, struct writ
     struct writer *w = calloc(1, sizeof(*w));
     if (!w)
         return RF_ENOMEM;
+    if (dburl_is_postgres(cfg->db_path)) {
+        int prc = pg_writer_start(cfg, auth, &w->pg, errbuf, errlen);
+        if (prc != RF_OK)
+            free(w);
+        else
+            *out = w;
+        return prc;
+    }
     w->cfg = *cfg;
     w->db_path = strdup(cfg->db_path);
     w->auth = auth;
@@ -912,6 +923,10 @@ fail:
 
 void writer_set_commit_hook(struct writer *w, writer_commit_hook_fn fn, void *arg)
 {
+    if (w->pg) {
+        pg_writer_set_commit_hook(w->pg, fn, arg);
+        return;
+    }
     w->hook = fn;
     w->hook_arg = arg;
 }
@@ -919,6 +934,8 @@ void writer_set_commit_hook(struct writer *w, writer_commit_hook_fn fn, void *ar
 int writer_submit(struct writer *w, struct rf_batch *batch, size_t bytes, writer_done_fn done,
                   void *arg)
 {
+    if (w->pg)
+        return pg_writer_submit(w->pg, batch, bytes, done, arg);
     struct writer_job *job = calloc(1, sizeof(*job));
     if (!job)
         return RF_ENOMEM;
@@ -955,6 +972,10 @@ int writer_submit(struct writer *w, struct rf_batch *batch, size_t bytes, writer
 
 void writer_get_stats(struct writer *w, struct writer_stats *out)
 {
+    if (w->pg) {
+        pg_writer_get_stats(w->pg, out);
+        return;
+    }
     pthread_mutex_lock(&w->lock);
     out->queue_depth = w->depth;
     out->queue_capacity = w->cfg.queue_batches;
@@ -969,6 +990,11 @@ void writer_stop(struct writer *w)
 {
     if (!w)
         return;
+    if (w->pg) {
+        pg_writer_stop(w->pg);
+        free(w);
+        return;
+    }
     pthread_mutex_lock(&w->lock);
     w->stopping = true;
     pthread_cond_broadcast(&w->cond);

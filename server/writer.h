@@ -12,6 +12,10 @@
  * Between groups, and when idle, the writer does housekeeping in small
  * steps that never hold the database for long: retention deletes, token
  * table reloads, and a health probe after a storage error.
+ *
+ * Two backends implement this contract: writer.c on SQLite (a file path)
+ * and pg_writer.c on PostgreSQL (db_path is a postgresql:// URL, see
+ * dburl.h); writer.c forwards every call to the latter when so configured.
  */
 #ifndef RASFLEET_WRITER_H
 #define RASFLEET_WRITER_H
@@ -61,6 +65,7 @@ struct writer_stats {
     bool healthy;
     int64_t devices_known;
     size_t cache_bytes;
+    int64_t database_bytes; /* 0: not known to the backend (SQLite: stat the file) */
 };
 
 /* Opens the database (migrating it), starts the thread. auth (may be NULL)

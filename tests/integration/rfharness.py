@@ -1,18 +1,24 @@
 """rfharness - start the real rasfleet-collector on 127.0.0.1 with a fresh
-SQLite file and talk to it over real HTTP (Python standard library only);
-the agent's path and environment, and a throwaway PKI for HTTPS tests.
+SQLite file (or a database in a throwaway PostgreSQL cluster) and talk to it
+over real HTTP (Python standard library only); the agent's path and
+environment, and a throwaway PKI for HTTPS tests.
 
 Used by every integration test: the binaries come from $RF_BUILD_DIR (set
 by ctest), fixtures from $RF_FIXTURES.
 """
+import atexit
+import glob
 import gzip
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -82,10 +88,13 @@ def make_test_pki(d):
 class Collector:
     """One collector process on an ephemeral loopback port."""
 
-    def __init__(self, workdir=None, extra_args=(), env=None, db=None, settings=None):
+    def __init__(self, workdir=None, extra_args=(), env=None, db=None, settings=None, pg=None):
+        """pg: a PgDatabase (see PostgresCluster) to store into instead of
+        SQLite; sql() then queries it."""
         self.own_dir = workdir is None
         self.dir = workdir or tempfile.mkdtemp(prefix="rasfleet-it-")
-        self.db = db or os.path.join(self.dir, "rasfleet.db")
+        self.pg = pg
+        self.db = pg.url if pg else (db or os.path.join(self.dir, "rasfleet.db"))
         self.extra_args = list(extra_args)
         self.env = dict(os.environ, RASFLEET_ADMIN_TOKEN=ADMIN_TOKEN)
         if env:
@@ -196,6 +205,8 @@ class Collector:
         return status, parse_json(data)
 
     def sql(self, query, args=()):
+        if self.pg:
+            return self.pg.sql(query, args)
         con = sqlite3.connect(self.db, timeout=30)
         try:
             return con.execute(query, args).fetchall()
@@ -256,3 +267,175 @@ def make_status_batch(device_id=None, batch_id=None, dropped=0, dropped_records=
             "agent": {"device_id": device_id or str(uuid.uuid4()), "hostname": "LT-STATUS",
                       "os_version": "10.0.22631", "agent_version": "0.1.0"},
             "records": [status]}
+
+
+# ---- PostgreSQL: a throwaway cluster per test process ----
+
+PG_SKIP_MESSAGE = ("PostgreSQL server binaries (initdb, pg_ctl) not found: install the"
+                   " Debian package postgresql (deploy/install-deps.sh --test does)")
+
+
+def postgres_bindir():
+    """The bin directory of the newest installed PostgreSQL server ($RF_PG_BINDIR
+    wins), or None when the server binaries are absent."""
+    dirs = [os.environ["RF_PG_BINDIR"]] if os.environ.get("RF_PG_BINDIR") else sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"),
+        key=lambda d: int(re.sub(r"\D", "", d.split("/")[-2]) or 0), reverse=True)
+    for d in dirs:
+        if all(os.access(os.path.join(d, b), os.X_OK) for b in ("initdb", "pg_ctl", "postgres")):
+            return d
+    return None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PostgresCluster:
+    """initdb into a temporary directory, a server on a unix socket in that
+    directory and on 127.0.0.1:<free port>, a login role for the collector;
+    stop() stops it and deletes everything. The server refuses to run as
+    root, so as root every server command runs as the `postgres` user."""
+
+    ROLE = "rasfleet"
+    PASSWORD = "rf-test-" + uuid.uuid4().hex[:12]
+
+    def __init__(self, fsync=False):
+        self.bindir = postgres_bindir()
+        if not self.bindir:
+            raise RuntimeError(PG_SKIP_MESSAGE)
+        self.fsync = fsync
+        self.dir = None
+        self.port = None
+        self.running = False
+        self.psql_bin = shutil.which("psql") or os.path.join(self.bindir, "psql")
+
+    def _as_server_user(self, args):
+        if os.geteuid() == 0:
+            return ["runuser", "-u", "postgres", "--"] + args
+        return args
+
+    def _run(self, args, timeout=120):
+        r = subprocess.run(self._as_server_user(args), capture_output=True, text=True,
+                           timeout=timeout, cwd=self.dir)
+        if r.returncode != 0:
+            raise RuntimeError("%s failed (%d):\n%s%s" % (args[0], r.returncode, r.stdout,
+                                                         r.stderr))
+        return r
+
+    def start(self):
+        self.dir = tempfile.mkdtemp(prefix="rasfleet-pg-")
+        atexit.register(self.stop)
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+        self._run([os.path.join(self.bindir, "initdb"), "-D", self.data, "-U", "postgres",
+                   "-E", "UTF8", "--locale=C", "--auth-local=trust",
+                   "--auth-host=scram-sha-256", "--no-sync", "--no-instructions"])
+        self.port = free_port()
+        self.start_server()
+        self.psql("postgres", "CREATE ROLE %s LOGIN PASSWORD '%s'" % (self.ROLE, self.PASSWORD))
+        return self
+
+    @property
+    def data(self):
+        return os.path.join(self.dir, "data")
+
+    def start_server(self):
+        opts = ("-c listen_addresses=127.0.0.1 -p %d -k %s -c max_connections=60"
+                " -c shared_buffers=64MB -c fsync=%s -c deadlock_timeout=200ms"
+                % (self.port, self.dir, "on" if self.fsync else "off"))
+        self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l",
+                   os.path.join(self.dir, "server.log"), "-w", "-t", "60", "-o", opts, "start"])
+        self.running = True
+
+    def stop_server(self, mode="fast"):
+        if self.running:
+            self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", mode, "-w",
+                       "stop"])
+            self.running = False
+
+    def stop(self):
+        """Stops the server and deletes the cluster (idempotent)."""
+        if not self.dir:
+            return
+        try:
+            self.stop_server("immediate")
+        except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+            sys.stderr.write("warning: stopping the test PostgreSQL: %s\n" % e)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir = None
+
+    def psql(self, dbname, query):
+        """Runs query as the superuser over the unix socket; rows as tuples
+        (ints converted, NULL as None)."""
+        r = subprocess.run([self.psql_bin, "-X", "-q", "-A", "-t", "-F", "\x1f", "-R", "\x1d", "-P",
+                            "null=\x1e", "-v", "ON_ERROR_STOP=1", "-h", self.dir, "-p",
+                            str(self.port), "-U", "postgres", "-d", dbname, "-c", query],
+                           capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError("psql: %s\n%s" % (query, r.stderr))
+        rows = []
+        out = r.stdout[:-1] if r.stdout.endswith("\n") else r.stdout
+        for line in out.split("\x1d"):  # values may hold newlines
+            if line == "":
+                continue
+            rows.append(tuple(_pg_value(v) for v in line.split("\x1f")))
+        return rows
+
+    def create_database(self, name=None):
+        name = name or "rf_" + uuid.uuid4().hex[:12]
+        self.psql("postgres", "CREATE DATABASE %s OWNER %s ENCODING 'UTF8'" % (name, self.ROLE))
+        return PgDatabase(self, name)
+
+
+def _pg_value(v):
+    """psql's text for a value as SQLite's module would give it: None,
+    int, bytes (bytea prints as \\x<hex>) or str."""
+    if v == "\x1e":
+        return None
+    if re.fullmatch(r"-?\d+", v):
+        return int(v)
+    if re.fullmatch(r"\\x(?:[0-9a-f]{2})+", v):
+        return bytes.fromhex(v[2:])
+    return v
+
+
+class PgDatabase:
+    """One database of a PostgresCluster, as a collector sees it (url) and as
+    a test checks it (sql, with SQLite-style ? parameters)."""
+
+    def __init__(self, cluster, name):
+        self.cluster = cluster
+        self.name = name
+
+    @property
+    def url(self):
+        c = self.cluster
+        return "postgresql://%s:%s@127.0.0.1:%d/%s" % (c.ROLE, c.PASSWORD, c.port, self.name)
+
+    def sql(self, query, args=()):
+        parts = query.split("?")
+        if len(parts) != len(args) + 1:
+            raise ValueError("%d parameters for %d placeholders" % (len(args), len(parts) - 1))
+        text = parts[0]
+        for value, rest in zip(args, parts[1:]):
+            if isinstance(value, int):
+                text += str(value) + rest
+            else:
+                text += "'" + str(value).replace("'", "''") + "'" + rest
+        return self.cluster.psql(self.name, text)
+
+
+_CLUSTER = None
+
+
+def postgres_cluster():
+    """The test process's PostgreSQL cluster, started on first use and
+    deleted at exit (also when a test fails or the run is interrupted)."""
+    global _CLUSTER
+    if _CLUSTER is None:
+        _CLUSTER = PostgresCluster().start()
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # runs atexit
+    return _CLUSTER

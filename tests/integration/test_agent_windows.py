@@ -180,10 +180,8 @@ class WindowsAgentTest(unittest.TestCase):
             (self.device,))[0][0]
 
     def reports(self):
-        """agent_status records stored for this device: one per run, each in a batch of its own."""
-        rows = self.c.sql("SELECT s.reports FROM agent_status s JOIN devices d ON d.id = s.device"
-                          " WHERE d.uid = ?", (self.device,))
-        return rows[0][0] if rows else 0
+        """agent_status records stored for this device."""
+        return h.agent_reports(self.c, self.device)
 
     def counts(self):
         """Telemetry rows and batches (the agent's own reports left out)."""
@@ -245,7 +243,7 @@ class WindowsAgentTest(unittest.TestCase):
         p = self.run_agent()
         self.assertRun(p, 0)
         self.assertEqual(self.counts(), before)  # nothing sent again, not even an empty batch
-        self.assertEqual(self.reports(), 2)  # only the run's own report, through WinHTTP
+        self.assertEqual(self.reports(), 1)  # nor a status report: nothing changed
         self.assertEqual(self.status()["last_cycle"]["files_unchanged"], 11)
 
     def test_collector_down_then_refused_token_then_delivered(self):
