@@ -159,6 +159,18 @@ class PgIngestTest(test_ingest.IngestTest):
         s, b = self.c.get_json("/api/v1/settings/ipsec-baseline")
         self.assertEqual(s, 200)
 
+    def test_agent_status_refused_as_unknown_kind(self):
+        """agent_status is not stored on PostgreSQL yet: refused as an unknown kind
+        (which the agent treats like a collector older than the kind), nothing
+        stored, telemetry unaffected."""
+        s, _, b = self.c.post_batch(h.make_status_batch(device_id="pg-status", dropped=2))
+        self.assertEqual((s, b["error"]), (400, "unknown_kind"), b)
+        self.assertIn("PostgreSQL", b["message"])
+        self.assertEqual(b["detail"], {"record": 0, "field": "kind"})
+        self.assertEqual(self.c.sql("SELECT count(*) FROM devices WHERE uid = 'pg-status'")[0][0], 0)
+        s, _, b = self.c.post_batch(h.make_batch(device_id="pg-status"))
+        self.assertEqual(s, 200, b)
+
     def test_health_metrics_and_log(self):
         s, _, data = self.c.request("GET", "/healthz")
         self.assertEqual(s, 200)
