@@ -8,6 +8,9 @@
  *   events(device, record_id) UNIQUE: per-device event dedupe and device detail
  *   <snapshot>(device, time)  device detail (latest interfaces/pbk/policy)
  *   <snapshot>(time)          retention
+ * The rollup tables (migration 3) are WITHOUT ROWID tables whose primary key
+ * starts with the day: the API reads day ranges and retention deletes the
+ * oldest days, both along the key, with no secondary index.
  */
 #include "store.h"
 #include "log.h"
@@ -64,6 +67,25 @@ static const char *const migrations[] = {
      * Retention is its only user (reads come from the hot aggregate). */
     "DROP INDEX events_time;"
     "CREATE INDEX events_minute ON events(time / 60000);",
+    /* 3: daily rollups of the outcome events (20225, 20227) for windows past
+     * the hot horizon, written by the writer in the transaction of the raw
+     * rows (server/rollup.h says what a row means). Attempts are per UTC day
+     * only: no answer groups them. Failures keep the device and connection
+     * ids, so the API can count distinct devices per group and group by the
+     * device's current attributes, as the hot path does. The day of a time
+     * is max(time, 0) / 86400000 (rollup_day()). The fill makes an upgraded
+     * database answer as if the rollups had always been written. */
+    "CREATE TABLE rollup_attempts(day INTEGER PRIMARY KEY, attempts INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE rollup_failures(day INTEGER NOT NULL, device INTEGER NOT NULL,"
+    " connection INTEGER NOT NULL, code INTEGER NOT NULL, failures INTEGER NOT NULL,"
+    " PRIMARY KEY(day, device, connection, code)) WITHOUT ROWID;"
+    "INSERT INTO rollup_attempts(day, attempts)"
+    " SELECT max(time, 0) / 86400000, count(*) FROM events"
+    " WHERE event_id IN (20225, 20227) GROUP BY 1;"
+    "INSERT INTO rollup_failures(day, device, connection, code, failures)"
+    " SELECT max(time, 0) / 86400000, device, connection, coalesce(error_code, 0), count(*)"
+    " FROM events WHERE event_id = 20227 GROUP BY 1, 2, 3, 4;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
