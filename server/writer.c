@@ -1,6 +1,6 @@
 /*
- * writer.c - writer thread, bounded queue, group commit, dedupe, retention.
- * See writer.h for the contract.
+ * writer.c - writer thread, bounded queue, group commit, dedupe, daily
+ * rollups, retention. See writer.h for the contract.
  *
  * Invariants:
  * - Only this thread writes through `db`.
@@ -10,6 +10,10 @@
  * - Each batch runs inside its own SAVEPOINT, so a batch the database
  *   refuses for a reason of its own fails alone (500) while a storage error
  *   (full, read-only, I/O) fails the whole group (503, the agent retries).
+ * - A batch's rollup rows (rollup.h) are upserted inside its SAVEPOINT and
+ *   count exactly the events it inserted: an event already stored under
+ *   the same device and record id adds nothing, and a refused batch's rows
+ *   go with its savepoint.
  */
 #include "writer.h"
 #include "batch_json.h"
@@ -18,6 +22,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "rasfleet/result.h"
+#include "rollup.h"
 #include "store.h"
 #include "strmap.h"
 #include "timeutil.h"
@@ -60,6 +65,8 @@ enum stmt_id {
     ST_IFACE_INSERT,
     ST_PBK_INSERT,
     ST_POLICY_INSERT,
+    ST_ROLLUP_ATTEMPTS,
+    ST_ROLLUP_FAILURES,
     ST_COUNT
 };
 
@@ -90,6 +97,11 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_POLICY_INSERT] = "INSERT INTO vpn_policies(device, time, connection, server, tunnel_type,"
                          " auth_method, split_tunneling, device_tunnel, dns_suffix, ipsec)"
                          " VALUES(?,?,?,?,?,?,?,?,?,?)",
+    [ST_ROLLUP_ATTEMPTS] = "INSERT INTO rollup_attempts(day, attempts) VALUES(?1, ?2)"
+                           " ON CONFLICT(day) DO UPDATE SET attempts = attempts + excluded.attempts",
+    [ST_ROLLUP_FAILURES] = "INSERT INTO rollup_failures(day, device, connection, code, failures)"
+                           " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(day, device, connection, code)"
+                           " DO UPDATE SET failures = failures + excluded.failures",
 };
 
 struct writer {
@@ -117,6 +129,7 @@ struct writer {
     struct strmap dict_cache;
     struct strmap device_cache;
     struct buf scratch;
+    struct rollup_batch rollup; /* the current batch's outcome events */
     int data_version;
     int64_t next_retention_ms;
     int64_t next_probe_ms;
@@ -275,8 +288,13 @@ static int insert_event(struct writer *w, int64_t dev, int64_t now, const struct
     bind_opt_text(st, 11, e->coid);
     bind_opt_text(st, 12, e->message);
     rc = step_reset(st);
+    if (rc != SQLITE_DONE)
+        return rc;
     *inserted = sqlite3_changes(w->db) > 0;
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    if (*inserted && rollup_batch_add(&w->rollup, r->time_ms, e->event_id, conn,
+                                      e->has_error_code, e->error_code) != RF_OK)
+        return SQLITE_NOMEM;
+    return SQLITE_OK;
 }
 
 static int insert_iface(struct writer *w, int64_t dev, const struct rf_record *r)
@@ -358,6 +376,31 @@ static int insert_policy(struct writer *w, int64_t dev, const struct rf_record *
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* Upserts the batch's rollup rows (its events that were new) for device dev. */
+static int write_rollups(struct writer *w, int64_t dev)
+{
+    struct rollup_batch *rb = &w->rollup;
+    int rc = SQLITE_DONE;
+    rollup_batch_finish(rb);
+    for (size_t i = 0; i < rb->n_days && rc == SQLITE_DONE; i++) {
+        sqlite3_stmt *st = w->st[ST_ROLLUP_ATTEMPTS];
+        sqlite3_bind_int64(st, 1, rb->days[i].day);
+        sqlite3_bind_int64(st, 2, (int64_t)rb->days[i].attempts);
+        rc = step_reset(st);
+    }
+    for (size_t i = 0; i < rb->n_cells && rc == SQLITE_DONE; i++) {
+        const struct rollup_failure_cell *c = &rb->cells[i];
+        sqlite3_stmt *st = w->st[ST_ROLLUP_FAILURES];
+        sqlite3_bind_int64(st, 1, c->day);
+        sqlite3_bind_int64(st, 2, dev);
+        sqlite3_bind_int64(st, 3, c->connection);
+        sqlite3_bind_int(st, 4, c->code);
+        sqlite3_bind_int64(st, 5, (int64_t)c->failures);
+        rc = step_reset(st);
+    }
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 /* Writes one batch inside the open transaction. Counts what it stored in
  * per_kind (only when the whole group later commits do they count). */
 static int store_batch(struct writer *w, struct writer_job *job, int64_t now,
@@ -390,6 +433,7 @@ static int store_batch(struct writer *w, struct writer_job *job, int64_t now,
     job->inserted = malloc(b->n_records ? b->n_records : 1);
     if (!job->inserted)
         return SQLITE_NOMEM;
+    rollup_batch_reset(&w->rollup);
     for (size_t i = 0; i < b->n_records; i++) {
         const struct rf_record *r = &b->records[i];
         bool inserted = true;
@@ -414,7 +458,7 @@ static int store_batch(struct writer *w, struct writer_job *job, int64_t now,
         job->inserted[i] = inserted;
         per_kind[r->kind] += inserted;
     }
-    return SQLITE_OK;
+    return write_rollups(w, dev);
 }
 
 static void fail_job(struct writer_job *job, int status, const char *msg)
@@ -753,6 +797,7 @@ static void writer_free(struct writer *w)
     strmap_free(&w->dict_cache);
     strmap_free(&w->device_cache);
     buf_free(&w->scratch);
+    rollup_batch_free(&w->rollup);
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->cond);
     free(w->db_path);
@@ -774,6 +819,7 @@ int writer_start(const struct writer_config *cfg, struct auth *auth, struct writ
     strmap_init(&w->dict_cache);
     strmap_init(&w->device_cache);
     buf_init(&w->scratch);
+    rollup_batch_init(&w->rollup);
     int rc = store_open(cfg->db_path, STORE_READ_WRITE, &w->db, errbuf, errlen);
     if (rc != RF_OK)
         goto fail;
