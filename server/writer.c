@@ -584,34 +584,59 @@ static bool queue_has_work(struct writer *w)
     return busy;
 }
 
-/* Deletes rows older than the retention window in steps of a few thousand
- * rows, each its own transaction, yielding whenever batches are queued.
- * Every call makes at least one step, so a collector that is never idle
- * still ages its data out (one step per housekeeping second).
- * Returns true when it finished, false when it yielded to queued batches. */
+/* What retention deletes: each statement takes ?1 = the cutoff in its own
+ * unit (unit_ms: ms, minutes or days since the epoch) and ?2 = the step. */
+static const struct retention_step {
+    const char *sql;
+    int64_t unit_ms;
+    bool rollup; /* rollup_retention_days, else retention_days */
+} retention_steps[] = {
+    /* the minute matches the events_minute expression index */
+    {"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time / 60000 < ?1 LIMIT ?2)",
+     60000, false},
+    {"DELETE FROM iface_metrics WHERE id IN"
+     " (SELECT id FROM iface_metrics WHERE time < ?1 LIMIT ?2)",
+     1, false},
+    {"DELETE FROM pbk_entries WHERE id IN (SELECT id FROM pbk_entries WHERE time < ?1 LIMIT ?2)",
+     1, false},
+    {"DELETE FROM vpn_policies WHERE id IN"
+     " (SELECT id FROM vpn_policies WHERE time < ?1 LIMIT ?2)",
+     1, false},
+    {"DELETE FROM batches WHERE (device, uid) IN"
+     " (SELECT device, uid FROM batches WHERE received < ?1 LIMIT ?2)",
+     1, false},
+    /* rollups: the oldest days, along the primary key */
+    {"DELETE FROM rollup_failures WHERE (day, device, connection, code) IN"
+     " (SELECT day, device, connection, code FROM rollup_failures WHERE day < ?1 LIMIT ?2)",
+     ROLLUP_DAY_MS, true},
+    {"DELETE FROM rollup_attempts WHERE day IN"
+     " (SELECT day FROM rollup_attempts WHERE day < ?1 LIMIT ?2)",
+     ROLLUP_DAY_MS, true},
+};
+
+/* Deletes rows older than their retention (raw rows: retention_days;
+ * daily rollups: rollup_retention_days, whole days before the cutoff's) in
+ * steps of a few thousand rows, each its own transaction, yielding whenever
+ * batches are queued. Every call makes at least one step, so a collector
+ * that is never idle still ages its data out (one step per housekeeping
+ * second). Returns true when it finished, false when it yielded to queued
+ * batches. */
 static bool retention_run(struct writer *w)
 {
-    static const char *const deletes[] = {
-        /* ?3 = cutoff minute: matches the events_minute expression index */
-        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time / 60000 < ?3 LIMIT ?2)",
-        "DELETE FROM iface_metrics WHERE id IN"
-        " (SELECT id FROM iface_metrics WHERE time < ?1 LIMIT ?2)",
-        "DELETE FROM pbk_entries WHERE id IN (SELECT id FROM pbk_entries WHERE time < ?1 LIMIT ?2)",
-        "DELETE FROM vpn_policies WHERE id IN"
-        " (SELECT id FROM vpn_policies WHERE time < ?1 LIMIT ?2)",
-        "DELETE FROM batches WHERE (device, uid) IN"
-        " (SELECT device, uid FROM batches WHERE received < ?1 LIMIT ?2)",
-    };
-    if (w->cfg.retention_days <= 0)
-        return true;
     bool finished = true;
-    int64_t cutoff = time_now_ms() - (int64_t)w->cfg.retention_days * 86400000;
+    int64_t now = time_now_ms();
     uint64_t total = 0;
     bool stepped = false;
-    for (size_t i = 0; i < sizeof(deletes) / sizeof(deletes[0]) && finished; i++) {
+    for (size_t i = 0; i < sizeof(retention_steps) / sizeof(retention_steps[0]) && finished;
+         i++) {
+        const struct retention_step *rs = &retention_steps[i];
+        int days = rs->rollup ? w->cfg.rollup_retention_days : w->cfg.retention_days;
         sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(w->db, deletes[i], -1, &st, NULL) != SQLITE_OK)
+        if (days <= 0)
             continue;
+        if (sqlite3_prepare_v2(w->db, rs->sql, -1, &st, NULL) != SQLITE_OK)
+            continue;
+        int64_t cutoff = (now - (int64_t)days * 86400000) / rs->unit_ms;
         for (;;) {
             if (stepped && queue_has_work(w)) {
                 finished = false; /* ingest first; the rest waits for the next idle moment */
@@ -619,8 +644,6 @@ static bool retention_run(struct writer *w)
             }
             sqlite3_bind_int64(st, 1, cutoff);
             sqlite3_bind_int(st, 2, RETENTION_STEP_ROWS);
-            if (sqlite3_bind_parameter_count(st) >= 3)
-                sqlite3_bind_int64(st, 3, cutoff / 60000);
             int rc = step_reset(st);
             int changed = sqlite3_changes(w->db);
             if (rc != SQLITE_DONE) {
@@ -636,8 +659,9 @@ static bool retention_run(struct writer *w)
     }
     if (total) {
         metrics_count_retention(total);
-        log_info("retention: deleted %llu rows older than %d days", (unsigned long long)total,
-                 w->cfg.retention_days);
+        log_info("retention: deleted %llu rows (raw rows older than %d days, rollups older"
+                 " than %d days; 0 = kept)",
+                 (unsigned long long)total, w->cfg.retention_days, w->cfg.rollup_retention_days);
     }
     return finished;
 }

@@ -32,7 +32,8 @@ struct writer_config {
     size_t queue_batches;     /* queue bound in batches */
     size_t queue_bytes;       /* queue bound in bytes of parsed batches */
     size_t group_records;     /* records per transaction before committing */
-    int retention_days;       /* 0 = keep forever */
+    int retention_days;       /* raw rows; 0 = keep forever */
+    int rollup_retention_days; /* daily rollups; 0 = keep forever */
     int64_t max_db_bytes;     /* 0 = no cap (PRAGMA max_page_count) */
     int retention_interval_s; /* how often retention runs */
     int group_wait_ms;        /* under load, let a small group fill this long (0 = never) */

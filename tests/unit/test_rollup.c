@@ -3,8 +3,8 @@
  * events into rows, reading day ranges) and for the rollup upserts the
  * writer makes in the transaction of the raw rows: duplicates and resent
  * events are not counted twice, days split at UTC midnight, a refused
- * batch leaves nothing, and after any mix of batches the rollups equal SQL
- * over the raw events table.
+ * batch leaves nothing, after any mix of batches the rollups equal SQL over
+ * the raw events table, and rollup retention is separate from raw retention.
  *
  * The writer tests use a real writer on a temp database and read its rows
  * back through a connection of their own. To make several batches share
@@ -517,6 +517,84 @@ static void test_mixed_batches_match_sql_and_read_back(void **state)
     rollup_failures_free(&rows);
 }
 
+static void restart(struct fx *f)
+{
+    char err[256] = "";
+    writer_stop(f->w);
+    if (writer_start(&f->cfg, NULL, &f->w, err, sizeof(err)) != RF_OK)
+        fail_msg("writer_start: %s", err);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits up to 5 s for sql to give want (retention runs when the writer idles). */
+static void wait_for(struct fx *f, const char *sql, int64_t want)
+{
+    for (int i = 0; i < 100 && q(f, sql) != want; i++)
+        usleep(50000);
+    if (q(f, sql) != want)
+        fail_msg("'%s' gave %lld, not %lld, after 5 s", sql, (long long)q(f, sql),
+                 (long long)want);
+}
+
+/* The two retentions are separate: raw rows go after retention_days while
+ * their rollups stay; rollups go after rollup_retention_days, in whole days,
+ * while raw rows kept forever stay. */
+static void test_rollup_retention_is_its_own(void **state)
+{
+    struct fx *f = *state;
+    int64_t now = now_ms(), today = rollup_day(now);
+    const struct ev evs[] = {{1, 20227, 809, now - 10 * DAY, NULL},
+                             {2, 20225, 0, now - 10 * DAY, NULL},
+                             {3, 20227, 809, (today - 3) * DAY, NULL}, /* kept: day today-3 */
+                             {4, 20227, 809, now - 3600000, NULL}};
+    submit(f, 0, "dev-1", "b1", evs, 4);
+    wait_done(f, 1);
+    assert_int_equal(q(f, "SELECT count(*) FROM rollup_failures"), 3);
+    /* raw rows older than 3 days go (all but record 4), every rollup row stays */
+    f->cfg.retention_days = 3;
+    f->cfg.rollup_retention_days = 0;
+    f->cfg.retention_interval_s = 0;
+    restart(f);
+    wait_for(f, "SELECT count(*) FROM events", 1);
+    usleep(300000);
+    assert_int_equal(q(f, "SELECT count(*) FROM rollup_failures"), 3);
+    assert_int_equal(q(f, "SELECT sum(attempts) FROM rollup_attempts"), 4);
+    /* rollups of days before today - 3 go; raw rows kept forever stay */
+    f->cfg.retention_days = 0;
+    f->cfg.rollup_retention_days = 3;
+    restart(f);
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM rollup_failures WHERE day < %lld",
+             (long long)(today - 3));
+    wait_for(f, sql, 0);
+    wait_for(f, "SELECT count(*) FROM rollup_attempts", 2);
+    assert_int_equal(q(f, "SELECT count(*) FROM rollup_failures"), 2);
+    assert_int_equal(q(f, "SELECT count(*) FROM events"), 1);
+}
+
+/* Retention deletes rollup rows in steps of 2000: 5000 rows go in three. */
+static void test_rollup_retention_in_steps(void **state)
+{
+    struct fx *f = *state;
+    int64_t old = rollup_day(now_ms()) - 30;
+    char sql[200];
+    snprintf(sql, sizeof(sql),
+             "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 4999)"
+             " INSERT INTO rollup_failures SELECT %lld - i %% 3, i, 1, 809, 1 FROM n",
+             (long long)old);
+    assert_int_equal(sqlite3_exec(f->db, sql, NULL, NULL, NULL), SQLITE_OK);
+    f->cfg.rollup_retention_days = 10;
+    f->cfg.retention_interval_s = 0;
+    restart(f);
+    wait_for(f, "SELECT count(*) FROM rollup_failures", 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -530,6 +608,8 @@ int main(void)
         T(test_upsert_splits_days_at_utc_midnight),
         T(test_refused_batch_leaves_no_rollup),
         T(test_mixed_batches_match_sql_and_read_back),
+        T(test_rollup_retention_is_its_own),
+        T(test_rollup_retention_in_steps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
