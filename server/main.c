@@ -338,6 +338,7 @@ static int cmd_serve(struct cli *cli)
     api.analyzer = &analyzer;
     api.writer = writer;
     snprintf(api.db_path, sizeof(api.db_path), "%s", cfg->db_path);
+    api.rollup_retention_days = cfg->rollup_retention_days;
     struct http_services services = {.api = api_handle, .api_arg = &api, .fleet = &fleet};
     if (http_start(cfg, writer, auth, &services, &http, err, sizeof(err)) != RF_OK) {
         fprintf(stderr, "rasfleet-collector: %s\n", err);
