@@ -182,13 +182,28 @@ static int put_window(struct buf *b, const struct window *w)
     return rc;
 }
 
-/* A daily window's failure rows (only those with *code when code is not
- * NULL), read before the fleet lock is taken. */
-static int read_window_failures(const struct api *api, const struct window *w,
-                                const int32_t *code, struct rollup_failures *out)
+static int add_attempts(void *arg, int64_t day, uint64_t attempts)
+{
+    (void)day;
+    *(uint64_t *)arg += attempts;
+    return RF_OK;
+}
+
+/* Reads a daily window from the rollups in one read transaction (one
+ * snapshot, so attempts and failures agree under concurrent ingest): its
+ * failure rows (only *code's when code is not NULL) and, when attempts is
+ * not NULL, its attempts. Call before taking the fleet lock. */
+static int read_daily_window(const struct api *api, const struct window *w, const int32_t *code,
+                             struct rollup_failures *rows, uint64_t *attempts)
 {
     sqlite3 *db = read_db(api->db_path);
-    return db ? rollup_read_failures(db, w->from_day, w->to_day, code, out) : RF_ESTORAGE;
+    if (!db || sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return RF_ESTORAGE;
+    int rc = rollup_read_failures(db, w->from_day, w->to_day, code, rows);
+    if (rc == RF_OK && attempts)
+        rc = rollup_read_attempts(db, w->from_day, w->to_day, add_attempts, attempts);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL); /* ends the snapshot on every path */
+    return rc;
 }
 
 /* {"code":N,"hex":..,"symbol":..,"meaning":..,"component":..} members (no braces) */
@@ -391,13 +406,6 @@ static int top_errors_json(const struct fleet *f, const struct window *w,
     return rc;
 }
 
-static int add_attempts(void *arg, int64_t day, uint64_t attempts)
-{
-    (void)day;
-    *(uint64_t *)arg += attempts;
-    return RF_OK;
-}
-
 static int get_overview(struct api *api, const struct http_api_request *req,
                         struct http_api_response *res)
 {
@@ -408,18 +416,11 @@ static int get_overview(struct api *api, const struct http_api_request *req,
     if (parse_window(req, api, &w, res) != RF_OK)
         return RF_OK;
     rollup_failures_init(&rows);
-    int rc = RF_OK;
-    if (w.daily) {
-        sqlite3 *db = read_db(api->db_path);
-        rc = db ? rollup_read_attempts(db, w.from_day, w.to_day, add_attempts, &attempts)
-                : RF_ESTORAGE;
-        if (rc == RF_OK)
-            rc = read_window_failures(api, &w, NULL, &rows);
-        for (size_t i = 0; i < rows.n; i++)
-            failures += rows.rows[i].failures;
-        if (rc != RF_OK)
-            goto out;
-    }
+    int rc = w.daily ? read_daily_window(api, &w, NULL, &rows, &attempts) : RF_OK;
+    if (rc != RF_OK)
+        goto out;
+    for (size_t i = 0; i < rows.n; i++)
+        failures += rows.rows[i].failures;
     fleet_lock_read(f);
     if (!w.daily)
         fleet_sum(f, w.from_min, w.to_min, &attempts, &failures);
@@ -474,7 +475,7 @@ static int get_errors(struct api *api, const struct http_api_request *req,
     if (parse_window(req, api, &w, res) != RF_OK)
         return RF_OK;
     rollup_failures_init(&rows);
-    int rc = w.daily ? read_window_failures(api, &w, code_s ? &code : NULL, &rows) : RF_OK;
+    int rc = w.daily ? read_daily_window(api, &w, code_s ? &code : NULL, &rows, NULL) : RF_OK;
     if (rc != RF_OK)
         goto out;
     fleet_lock_read(f);
@@ -636,11 +637,15 @@ static int trend_from_rollups(const struct api *api, const struct window *w, boo
     struct daily_cells dc = {0};
     struct groups top = {0};
     sqlite3 *db = read_db(api->db_path);
-    int rc = db ? trend_alloc(t) : RF_ESTORAGE;
-    if (rc == RF_OK)
+    int rc = trend_alloc(t);
+    if (rc == RF_OK && (!db || sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK))
+        rc = RF_ESTORAGE;
+    if (rc == RF_OK) { /* one snapshot for attempts and failures */
         rc = rollup_read_attempts(db, w->from_day, w->to_day, bucket_attempts, t);
-    if (rc == RF_OK)
-        rc = rollup_read_daily_failures(db, w->from_day, w->to_day, collect_daily, &dc);
+        if (rc == RF_OK)
+            rc = rollup_read_daily_failures(db, w->from_day, w->to_day, collect_daily, &dc);
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    }
     /* the top codes as scan_failures() ranks them: failures, then code */
     for (size_t i = 0; i < dc.n && rc == RF_OK; i++)
         if ((!has_code || dc.c[i].code == code) &&
@@ -870,7 +875,7 @@ static int get_devices(struct api *api, const struct http_api_request *req,
     if (parse_window(req, api, &w, res) != RF_OK)
         return RF_OK;
     rollup_failures_init(&rows);
-    int rc = w.daily && code_s ? read_window_failures(api, &w, &code, &rows) : RF_OK;
+    int rc = w.daily && code_s ? read_daily_window(api, &w, &code, &rows, NULL) : RF_OK;
     if (rc != RF_OK) {
         rollup_failures_free(&rows);
         return rc;
