@@ -5,15 +5,18 @@
  *
  * A batch is one device's, and its events mostly share a day and a few
  * codes, so the writer upserts a handful of rows per batch instead of one
- * per event. Rows are appended as events come (merged into the last row
- * when the key repeats) and sorted and merged once per batch, so a batch
- * of scattered keys costs n log n, not n^2.
+ * per event. An event is added to its row when a scan of the last
+ * ROLLUP_SCAN_ROWS rows finds it (a typical batch has fewer rows than
+ * that), else appended as a new row; rollup_batch_finish() sorts and merges
+ * once per batch, so a batch of scattered keys costs n log n, not n^2.
  */
 #include "rollup.h"
 #include "rasfleet/result.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#define ROLLUP_SCAN_ROWS 32
 
 int64_t rollup_day(int64_t ms)
 {
@@ -56,9 +59,11 @@ static int grow(void **arr, size_t n, size_t *cap, size_t sz)
 
 static int add_attempt(struct rollup_batch *rb, int64_t day)
 {
-    if (rb->n_days && rb->days[rb->n_days - 1].day == day) {
-        rb->days[rb->n_days - 1].attempts++;
-        return RF_OK;
+    for (size_t i = rb->n_days; i-- > 0 && rb->n_days - i <= ROLLUP_SCAN_ROWS;) {
+        if (rb->days[i].day == day) {
+            rb->days[i].attempts++;
+            return RF_OK;
+        }
     }
     if (grow((void **)&rb->days, rb->n_days, &rb->cap_days, sizeof(*rb->days)) != RF_OK)
         return RF_ENOMEM;
@@ -68,10 +73,10 @@ static int add_attempt(struct rollup_batch *rb, int64_t day)
 
 static int add_failure(struct rollup_batch *rb, int64_t day, int64_t connection, int32_t code)
 {
-    if (rb->n_cells) {
-        struct rollup_failure_cell *last = &rb->cells[rb->n_cells - 1];
-        if (last->day == day && last->connection == connection && last->code == code) {
-            last->failures++;
+    for (size_t i = rb->n_cells; i-- > 0 && rb->n_cells - i <= ROLLUP_SCAN_ROWS;) {
+        struct rollup_failure_cell *c = &rb->cells[i];
+        if (c->day == day && c->connection == connection && c->code == code) {
+            c->failures++;
             return RF_OK;
         }
     }
@@ -133,6 +138,36 @@ void rollup_batch_finish(struct rollup_batch *rb)
         }
         rb->n_cells = w + 1;
     }
+}
+
+static int step_reset(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+int rollup_batch_write(struct rollup_batch *rb, int64_t device, sqlite3_stmt *attempts,
+                       sqlite3_stmt *failures)
+{
+    int rc = SQLITE_DONE;
+    rollup_batch_finish(rb);
+    for (size_t i = 0; i < rb->n_days && rc == SQLITE_DONE; i++) {
+        sqlite3_bind_int64(attempts, 1, rb->days[i].day);
+        sqlite3_bind_int64(attempts, 2, (int64_t)rb->days[i].attempts);
+        rc = step_reset(attempts);
+    }
+    for (size_t i = 0; i < rb->n_cells && rc == SQLITE_DONE; i++) {
+        const struct rollup_failure_cell *c = &rb->cells[i];
+        sqlite3_bind_int64(failures, 1, c->day);
+        sqlite3_bind_int64(failures, 2, device);
+        sqlite3_bind_int64(failures, 3, c->connection);
+        sqlite3_bind_int(failures, 4, c->code);
+        sqlite3_bind_int64(failures, 5, (int64_t)c->failures);
+        rc = step_reset(failures);
+    }
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 /* ---- reading ---- */

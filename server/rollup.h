@@ -69,6 +69,23 @@ int rollup_batch_add(struct rollup_batch *rb, int64_t time_ms, int event_id,
  * appears once, in primary-key order (the order to upsert them in). */
 void rollup_batch_finish(struct rollup_batch *rb);
 
+/* The upserts that add a batch's rows to the tables; parameters
+ * (day, attempts) and (day, device, connection, code, failures). */
+#define ROLLUP_UPSERT_ATTEMPTS_SQL                                                                 \
+    "INSERT INTO rollup_attempts(day, attempts) VALUES(?1, ?2)"                                    \
+    " ON CONFLICT(day) DO UPDATE SET attempts = attempts + excluded.attempts"
+#define ROLLUP_UPSERT_FAILURES_SQL                                                                 \
+    "INSERT INTO rollup_failures(day, device, connection, code, failures)"                         \
+    " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(day, device, connection, code)"                       \
+    " DO UPDATE SET failures = failures + excluded.failures"
+
+/* Finishes rb and upserts its rows for the device (database id) with
+ * statements prepared from the two SQL texts above, inside the caller's
+ * transaction. Returns SQLITE_OK or the SQLite code of the step that
+ * failed. */
+int rollup_batch_write(struct rollup_batch *rb, int64_t device, sqlite3_stmt *attempts,
+                       sqlite3_stmt *failures);
+
 /* ---- reading: a range of days [from_day, to_day] ---- */
 
 /* Failures of a device on a connection with a code over the range. */

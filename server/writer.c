@@ -97,11 +97,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_POLICY_INSERT] = "INSERT INTO vpn_policies(device, time, connection, server, tunnel_type,"
                          " auth_method, split_tunneling, device_tunnel, dns_suffix, ipsec)"
                          " VALUES(?,?,?,?,?,?,?,?,?,?)",
-    [ST_ROLLUP_ATTEMPTS] = "INSERT INTO rollup_attempts(day, attempts) VALUES(?1, ?2)"
-                           " ON CONFLICT(day) DO UPDATE SET attempts = attempts + excluded.attempts",
-    [ST_ROLLUP_FAILURES] = "INSERT INTO rollup_failures(day, device, connection, code, failures)"
-                           " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(day, device, connection, code)"
-                           " DO UPDATE SET failures = failures + excluded.failures",
+    [ST_ROLLUP_ATTEMPTS] = ROLLUP_UPSERT_ATTEMPTS_SQL,
+    [ST_ROLLUP_FAILURES] = ROLLUP_UPSERT_FAILURES_SQL,
 };
 
 struct writer {
@@ -376,31 +373,6 @@ static int insert_policy(struct writer *w, int64_t dev, const struct rf_record *
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* Upserts the batch's rollup rows (its events that were new) for device dev. */
-static int write_rollups(struct writer *w, int64_t dev)
-{
-    struct rollup_batch *rb = &w->rollup;
-    int rc = SQLITE_DONE;
-    rollup_batch_finish(rb);
-    for (size_t i = 0; i < rb->n_days && rc == SQLITE_DONE; i++) {
-        sqlite3_stmt *st = w->st[ST_ROLLUP_ATTEMPTS];
-        sqlite3_bind_int64(st, 1, rb->days[i].day);
-        sqlite3_bind_int64(st, 2, (int64_t)rb->days[i].attempts);
-        rc = step_reset(st);
-    }
-    for (size_t i = 0; i < rb->n_cells && rc == SQLITE_DONE; i++) {
-        const struct rollup_failure_cell *c = &rb->cells[i];
-        sqlite3_stmt *st = w->st[ST_ROLLUP_FAILURES];
-        sqlite3_bind_int64(st, 1, c->day);
-        sqlite3_bind_int64(st, 2, dev);
-        sqlite3_bind_int64(st, 3, c->connection);
-        sqlite3_bind_int(st, 4, c->code);
-        sqlite3_bind_int64(st, 5, (int64_t)c->failures);
-        rc = step_reset(st);
-    }
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
 /* Writes one batch inside the open transaction. Counts what it stored in
  * per_kind (only when the whole group later commits do they count). */
 static int store_batch(struct writer *w, struct writer_job *job, int64_t now,
@@ -458,7 +430,9 @@ static int store_batch(struct writer *w, struct writer_job *job, int64_t now,
         job->inserted[i] = inserted;
         per_kind[r->kind] += inserted;
     }
-    return write_rollups(w, dev);
+    /* the batch's new outcome events, folded by insert_event() */
+    return rollup_batch_write(&w->rollup, dev, w->st[ST_ROLLUP_ATTEMPTS],
+                              w->st[ST_ROLLUP_FAILURES]);
 }
 
 static void fail_job(struct writer_job *job, int status, const char *msg)
