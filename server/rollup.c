@@ -86,8 +86,8 @@ static int add_failure(struct rollup_batch *rb, int64_t day, int64_t connection,
     return RF_OK;
 }
 
-int rollup_batch_add(struct rollup_batch *rb, int64_t time_ms, int event_id,
-                     int64_t connection, bool has_code, int64_t code)
+int rollup_batch_add(struct rollup_batch *rb, int64_t time_ms, int event_id, int64_t connection,
+                     bool has_code, int64_t code)
 {
     if (event_id != 20225 && event_id != 20227)
         return RF_OK;

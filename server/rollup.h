@@ -63,8 +63,8 @@ void rollup_batch_free(struct rollup_batch *rb);
 void rollup_batch_reset(struct rollup_batch *rb);
 /* Counts one stored event; events other than 20225 and 20227 are ignored.
  * RF_OK or RF_ENOMEM. */
-int rollup_batch_add(struct rollup_batch *rb, int64_t time_ms, int event_id,
-                     int64_t connection, bool has_code, int64_t code);
+int rollup_batch_add(struct rollup_batch *rb, int64_t time_ms, int event_id, int64_t connection,
+                     bool has_code, int64_t code);
 /* Sorts both row lists by key and merges equal keys: afterwards each key
  * appears once, in primary-key order (the order to upsert them in). */
 void rollup_batch_finish(struct rollup_batch *rb);

@@ -242,8 +242,8 @@ static void submit(struct fx *f, int slot, const char *device, const char *batch
                    const struct ev *evs, size_t n)
 {
     struct buf j = BUF_INIT;
-    buf_printf(&j, "{\"batch_id\":\"%s\",\"agent\":{\"device_id\":\"%s\"},\"records\":[",
-               batch_id, device);
+    buf_printf(&j, "{\"batch_id\":\"%s\",\"agent\":{\"device_id\":\"%s\"},\"records\":[", batch_id,
+               device);
     for (size_t i = 0; i < n; i++) {
         char ts[TIME_RFC3339_MAX];
         time_format_rfc3339(evs[i].t, ts, sizeof(ts));
@@ -374,12 +374,10 @@ static void test_upsert_counts_each_event_once(void **state)
 static void test_upsert_splits_days_at_utc_midnight(void **state)
 {
     struct fx *f = *state;
-    const struct ev a[] = {{1, 20227, 809, MIDNIGHT - 1, NULL},
-                           {2, 20225, 0, MIDNIGHT - 1, NULL},
-                           {3, 20227, 809, MIDNIGHT, NULL},
-                           {4, 20227, 809, MIDNIGHT + DAY - 1, NULL},
-                           {5, 20227, 809, MIDNIGHT + DAY, NULL},
-                           {6, 20227, 0, MIDNIGHT + DAY, "Other VPN"}};
+    const struct ev a[] = {
+        {1, 20227, 809, MIDNIGHT - 1, NULL},   {2, 20225, 0, MIDNIGHT - 1, NULL},
+        {3, 20227, 809, MIDNIGHT, NULL},       {4, 20227, 809, MIDNIGHT + DAY - 1, NULL},
+        {5, 20227, 809, MIDNIGHT + DAY, NULL}, {6, 20227, 0, MIDNIGHT + DAY, "Other VPN"}};
     submit(f, 0, "dev-1", "b1", a, 6);
     wait_done(f, 1);
     assert_int_equal(f->res[0].status, RF_OK);
@@ -464,7 +462,10 @@ static void test_mixed_batches_match_sql_and_read_back(void **state)
             for (int i = 0; i < 40; i++) {
                 /* ids overlap between rounds: round r resends half of r-1 */
                 int id = round * 20 + i;
-                evs[i] = (struct ev){id, id % 4 == 0 ? 20225 : id % 7 == 0 ? 20226 : 20227,
+                evs[i] = (struct ev){id,
+                                     id % 4 == 0   ? 20225
+                                     : id % 7 == 0 ? 20226
+                                                   : 20227,
                                      codes[id % 4], MIDNIGHT + (int64_t)(id % 5) * DAY - 3600000,
                                      conns[(id + d) % 3]};
             }
@@ -538,8 +539,7 @@ static void wait_for(struct fx *f, const char *sql, int64_t want)
     for (int i = 0; i < 100 && q(f, sql) != want; i++)
         usleep(50000);
     if (q(f, sql) != want)
-        fail_msg("'%s' gave %lld, not %lld, after 5 s", sql, (long long)q(f, sql),
-                 (long long)want);
+        fail_msg("'%s' gave %lld, not %lld, after 5 s", sql, (long long)q(f, sql), (long long)want);
 }
 
 /* The two retentions are separate: raw rows go after retention_days while
