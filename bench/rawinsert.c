@@ -14,10 +14,21 @@
  * Two databases are measured: "pk" (every secondary index dropped: only
  * the tables' primary keys remain) and "full" (the schema as migrated).
  * Rows are generated before each transaction starts and only the time
- * between BEGIN and the return of COMMIT is counted.
+ * between BEGIN and the return of COMMIT is counted. Besides the wall-clock
+ * rate, each run reports the process CPU time and the pages SQLite wrote to
+ * the WAL (SQLITE_DBSTATUS_CACHE_WRITE) over the same sections: on a shared
+ * machine whose disk and cores other work also uses, those two vary far
+ * less than rows/s.
+ *
+ * --rollups adds what the writer does per batch for the daily rollups
+ * (server/rollup.c, the same code): each inserted outcome event is folded
+ * in memory and the batch's few rows are upserted after its events, so
+ * "full" and "full+rollups" runs side by side give the storage cost of the
+ * rollups.
  */
 #include "benchgen.h"
 #include "rasfleet/result.h"
+#include "rollup.h"
 #include "store.h"
 #include "timeutil.h"
 
@@ -28,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,6 +57,7 @@ struct opts {
     uint64_t txn_rows;
     bool do_pk, do_full;
     bool keep;
+    bool rollups;
     const char *drop[16]; /* --drop-index: dropped from the "full" database too */
     int n_drop;
     const char *sql[16]; /* --sql: run on the "full" database after the drops */
@@ -54,7 +67,7 @@ struct opts {
 static void usage(FILE *out)
 {
     fprintf(out, "usage: rasfleet-rawinsert [--dir DIR] [--rows N] [--records N] [--devices D]\n"
-                 "                          [--txn-rows R] [--mode pk|full|both] [--keep]\n"
+                 "                          [--txn-rows R] [--mode pk|full|both] [--keep] [--rollups]\n"
                  "  --dir DIR       where the fresh databases go (default: a new folder in"
                  " $TMPDIR or /tmp)\n"
                  "  --rows N        rows per database (default 2000000)\n"
@@ -66,6 +79,8 @@ static void usage(FILE *out)
                  "                  the cost of one index\n"
                  "  --sql STMT      run STMT on the full database after the drops (repeatable),\n"
                  "                  e.g. to try another index\n"
+                 "  --rollups       also fold each batch's events into the daily rollup tables\n"
+                 "                  and upsert them, as the collector's writer does\n"
                  "  --keep          keep the database files\n");
 }
 
@@ -122,6 +137,23 @@ static int64_t file_bytes(const char *path)
     return stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
 }
 
+/* Process CPU time (user + system) in ns. */
+static int64_t cpu_ns(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 +
+           ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
+}
+
+/* Pages the connection has written to disk (the WAL) so far. */
+static int64_t pages_written(sqlite3 *db)
+{
+    int cur = 0, hi = 0;
+    sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_WRITE, &cur, &hi, 0);
+    return cur;
+}
+
 static int run_mode(const struct opts *o, bool full, struct benchgen_event *evs)
 {
     const char *mode = full ? "full" : "pk";
@@ -164,17 +196,32 @@ static int run_mode(const struct opts *o, bool full, struct benchgen_event *evs)
         size_t len = strlen(label);
         snprintf(label + len, sizeof(label) - len, "%s", i ? "" : "+sql");
     }
-    sqlite3_stmt *ins = NULL, *begin = NULL, *commit = NULL;
+    if (o->rollups) {
+        size_t len = strlen(label);
+        snprintf(label + len, sizeof(label) - len, "+rollups");
+    }
+    sqlite3_stmt *ins = NULL, *begin = NULL, *commit = NULL, *up_att = NULL, *up_fail = NULL;
+    struct rollup_batch rb;
+    rollup_batch_init(&rb);
     if (sqlite3_prepare_v3(db, event_insert_sql, -1, SQLITE_PREPARE_PERSISTENT, &ins, NULL) ||
         sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin, NULL) ||
-        sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL)) {
+        sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL) ||
+        sqlite3_prepare_v3(db, ROLLUP_UPSERT_ATTEMPTS_SQL, -1, SQLITE_PREPARE_PERSISTENT, &up_att,
+                           NULL) ||
+        sqlite3_prepare_v3(db, ROLLUP_UPSERT_FAILURES_SQL, -1, SQLITE_PREPARE_PERSISTENT,
+                           &up_fail, NULL)) {
         fprintf(stderr, "rasfleet-rawinsert: prepare: %s\n", sqlite3_errmsg(db));
+        sqlite3_finalize(ins);
+        sqlite3_finalize(begin);
+        sqlite3_finalize(commit);
+        sqlite3_finalize(up_att);
+        sqlite3_finalize(up_fail);
         sqlite3_close(db);
         return -1;
     }
     struct benchgen g = {.run = 1, .devices = o->devices, .records = o->records,
                          .base_ms = time_now_ms()};
-    int64_t spent_ns = 0, worst_commit_ns = 0;
+    int64_t spent_ns = 0, worst_commit_ns = 0, spent_cpu_ns = 0, pages = 0;
     uint64_t inserted = 0, txns = 0;
     int rc = 0;
     for (uint64_t r0 = 0; r0 < o->rows && rc == 0; r0 += o->txn_rows) {
@@ -184,6 +231,7 @@ static int run_mode(const struct opts *o, bool full, struct benchgen_event *evs)
             benchgen_event(&g, r / o->records, (uint32_t)(r % o->records), &evs[i]);
         }
         int64_t now_ms = time_now_ms();
+        int64_t c0 = cpu_ns(), p0 = pages_written(db);
         int64_t t0 = time_mono_ns();
         if (sqlite3_step(begin) != SQLITE_DONE) {
             fprintf(stderr, "rasfleet-rawinsert: BEGIN: %s\n", sqlite3_errmsg(db));
@@ -221,7 +269,23 @@ static int run_mode(const struct opts *o, bool full, struct benchgen_event *evs)
                 rc = -1;
                 break;
             }
-            inserted += (uint64_t)sqlite3_changes(db);
+            int changed = sqlite3_changes(db);
+            inserted += (uint64_t)changed;
+            if (o->rollups && changed &&
+                rollup_batch_add(&rb, e->time_ms, e->event_id, conn, e->has_error_code,
+                                 e->error_code) != RF_OK) {
+                rc = -1;
+                break;
+            }
+            /* the end of a simulated batch (or of the transaction): its rows */
+            if (o->rollups && ((r + 1) % o->records == 0 || i + 1 == n)) {
+                if (rollup_batch_write(&rb, (int64_t)dev + 1, up_att, up_fail) != SQLITE_OK) {
+                    fprintf(stderr, "rasfleet-rawinsert: rollups: %s\n", sqlite3_errmsg(db));
+                    rc = -1;
+                    break;
+                }
+                rollup_batch_reset(&rb);
+            }
         }
         if (rc != 0)
             break;
@@ -236,22 +300,32 @@ static int run_mode(const struct opts *o, bool full, struct benchgen_event *evs)
         if (t1 - tc > worst_commit_ns)
             worst_commit_ns = t1 - tc;
         spent_ns += t1 - t0;
+        spent_cpu_ns += cpu_ns() - c0;
+        pages += pages_written(db) - p0;
         txns++;
     }
     sqlite3_finalize(ins);
     sqlite3_finalize(begin);
     sqlite3_finalize(commit);
+    sqlite3_finalize(up_att);
+    sqlite3_finalize(up_fail);
+    rollup_batch_free(&rb);
     int64_t bytes = file_bytes(path) + file_bytes(wal);
     sqlite3_close(db);
     if (rc == 0) {
         double secs = (double)spent_ns / 1e9;
+        double rows = inserted ? (double)inserted : 1.0;
         printf("  %-4s  %9" PRIu64 " rows  %3" PRIu64 " txns  %7.2f s  %9.0f rows/s"
-               "  worst COMMIT %6.1f ms  %6.1f MiB on disk%s\n",
+               "  worst COMMIT %6.1f ms  %6.1f MiB on disk  CPU %.2f us/row"
+               "  %.1f WAL pages per 1000 rows%s\n",
                label, inserted, txns, secs, (double)inserted / secs,
                (double)worst_commit_ns / 1e6, (double)bytes / 1048576.0,
+               (double)spent_cpu_ns / 1e3 / rows, (double)pages * 1000.0 / rows,
                full ? "" : "  (secondary indexes dropped)");
-        printf("RESULT mode=%s rows=%" PRIu64 " seconds=%.3f rows_per_s=%.0f dropped_indexes=%d\n",
-               label, inserted, secs, (double)inserted / secs, dropped);
+        printf("RESULT mode=%s rows=%" PRIu64 " seconds=%.3f rows_per_s=%.0f dropped_indexes=%d"
+               " cpu_us_per_row=%.3f wal_pages_per_krow=%.2f\n",
+               label, inserted, secs, (double)inserted / secs, dropped,
+               (double)spent_cpu_ns / 1e3 / rows, (double)pages * 1000.0 / rows);
         fflush(stdout);
     }
     if (!o->keep) {
@@ -270,7 +344,7 @@ int main(int argc, char **argv)
         {"txn-rows", required_argument, NULL, 't'}, {"mode", required_argument, NULL, 'm'},
         {"keep", no_argument, NULL, 'k'},          {"help", no_argument, NULL, 'h'},
         {"drop-index", required_argument, NULL, 'x'}, {"sql", required_argument, NULL, 'S'},
-        {NULL, 0, NULL, 0},
+        {"rollups", no_argument, NULL, 'R'},          {NULL, 0, NULL, 0},
     };
     struct opts o = {.rows = 2000000, .records = 500, .devices = 2000, .txn_rows = 50000,
                      .do_pk = true, .do_full = true};
@@ -307,6 +381,9 @@ int main(int argc, char **argv)
             break;
         case 'k':
             o.keep = true;
+            break;
+        case 'R':
+            o.rollups = true;
             break;
         case 'x':
             if (o.n_drop >= 16)

@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
 """Read-API benchmark: a collector holding a large fleet (default 100k
 devices, 10M events over 30 days), p50/p99 latency of overview, errors,
-trend and findings from the hot path, against the same answers computed by
-SQL over the raw rows in the same run (the ratio is what counts on a shared
-machine).
+trend and findings from the hot path, and of 365-day windows from the daily
+rollups, against the same answers computed by SQL over the raw rows in the
+same run (the ratio is what counts on a shared machine).
 
 The database is written directly with the collector's schema (created by
-the collector itself) to keep the set-up short; the collector then rebuilds
-its hot aggregate from it at start, which is timed too.
+the collector itself) to keep the set-up short, as schema 2 left it (the
+rollup tables dropped): the collector's first start migrates it, filling
+the rollups from the raw events (timed: first start minus a second one),
+then rebuilds its hot aggregate, which is timed too.
 
   python3 bench/read_bench.py --build build-rel [--devices 100000] [--events 10000000]
 """
 import argparse
+import calendar
 import http.client
 import json
 import os
@@ -103,6 +106,9 @@ def populate(db, n_devices, n_events, days, seed):
                     " connection, error_code, reason_code, coid) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
                     rows())
     con.execute("COMMIT")
+    # as schema 2 left it: the collector's migration 3 fills the rollups
+    con.executescript("DROP TABLE rollup_attempts; DROP TABLE rollup_failures;"
+                      " PRAGMA user_version = 2;")
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     n = con.execute("SELECT count(*) FROM events").fetchone()[0]
     con.close()
@@ -120,6 +126,11 @@ def get(port, path):
     if r.status != 200:
         sys.exit("%s -> %d %s" % (path, r.status, data[:200]))
     return dt, json.loads(data)
+
+
+def h_ms(text):
+    """RFC 3339 UTC as the API writes it -> epoch ms."""
+    return int(calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S"))) * 1000
 
 
 def pct(xs, p):
@@ -178,7 +189,15 @@ def main():
             t0 = time.time()
             n = populate(db, a.devices, a.events, a.days, a.seed)
             t_pop = time.time() - t0
-        proc, port, t_start = start_collector(binary, db, work)
+        t_migrate = float("nan")
+        if sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] < 3:
+            proc, port, t_first = start_collector(binary, db, work)  # migrates, then rebuilds
+            proc.send_signal(signal.SIGTERM)
+            proc.wait()
+            proc, port, t_start = start_collector(binary, db, work)
+            t_migrate = t_first - t_start
+        else:
+            proc, port, t_start = start_collector(binary, db, work)
         with open("/proc/%d/status" % proc.pid) as f:
             rss = [l for l in f if l.startswith("VmRSS")][0].split()[1]
         paths = {
@@ -188,13 +207,18 @@ def main():
             "findings": "/api/v1/findings",
             "overview_30d": "/api/v1/overview?window=30d",
             "devices_page": "/api/v1/devices?limit=50&offset=500",
+            # past the hot horizon: the daily rollups (fewer requests)
+            "overview_365d": "/api/v1/overview?window=365d",
+            "errors_365d": "/api/v1/errors?group_by=code&window=365d",
+            "errors_srv_365d": "/api/v1/errors?group_by=server&window=365d",
+            "trend_365d": "/api/v1/trend?bucket=7d&window=365d",
         }
         get(port, paths["findings"])  # first build of the findings document
         lat = {}
         answers = {}
         for name, path in paths.items():
             xs = []
-            for _ in range(a.requests):
+            for _ in range(a.requests if "365d" not in name else max(10, a.requests // 10)):
                 dt, body = get(port, path)
                 xs.append(dt)
             answers[name] = body
@@ -205,11 +229,24 @@ def main():
         sq = sql_answers(db, frm, to)
         att, fail = sq["overview"][1][0]
         agree = ov["attempts"] == att and ov["failures"] == fail
+        ov = answers["overview_365d"]
+        sq_y = sql_answers(db, h_ms(ov["from"]), h_ms(ov["to"]))
+        for name in ("overview", "errors", "trend"):
+            sq[name + "_365d"] = sq_y[name]
+        att_y, fail_y = sq_y["overview"][1][0]
+        agree_y = ov["attempts"] == att_y and ov["failures"] == fail_y
+        errs_y = {g["code"]: (g["failures"], g["devices"]) for g in answers["errors_365d"]["groups"]}
+        agree_y = agree_y and errs_y == {c: (n, d) for c, n, d in sq_y["errors"][1]}
         print("fleet: %d devices, %d events over %d days (populated in %.0f s); collector start "
-              "with hot-aggregate rebuild %.1f s, RSS %d MB" %
-              (a.devices, n, a.days, t_pop, t_start, int(rss) // 1024))
+              "with hot-aggregate rebuild %.1f s, RSS %d MB; migration 3 (rollups filled from"
+              " the events) %.1f s" %
+              (a.devices, n, a.days, t_pop, t_start, int(rss) // 1024, t_migrate))
         print("overview 24h: attempts %d failures %d (SQL: %d %d) -> %s" %
-              (ov["attempts"], ov["failures"], att, fail, "agree" if agree else "DISAGREE"))
+              (answers["overview"]["attempts"], answers["overview"]["failures"], att, fail,
+               "agree" if agree else "DISAGREE"))
+        print("overview and errors by code 365d: attempts %d failures %d (SQL: %d %d), %d codes"
+              " -> %s" % (ov["attempts"], ov["failures"], att_y, fail_y, len(errs_y),
+                          "agree" if agree_y else "DISAGREE"))
         print("%-14s %10s %10s %12s %8s" % ("endpoint", "p50 ms", "p99 ms", "SQL ms", "ratio"))
         for name in paths:
             key = name if name in sq else None
@@ -219,7 +256,7 @@ def main():
                                                           ratio))
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
-        if not agree:
+        if not (agree and agree_y):
             sys.exit(1)
     finally:
         shutil.rmtree(work, ignore_errors=True)

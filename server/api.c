@@ -1,17 +1,27 @@
 /*
  * api.c - read API handlers. See api.h and docs/api.md.
  *
- * Windows are whole minutes: a window of W ends with the current minute and
- * starts W minutes earlier, and every answer states its "from" and "to"
- * (to exclusive), so a script can recompute any count with SQL over
- * events.time in [from, to). Counts are exact for the stored data inside
- * the hot horizon (31 days by default).
+ * Windows up to the hot horizon (31 days by default) are whole minutes: a
+ * window of W ends with the current minute and starts W minutes earlier,
+ * and is answered from the hot aggregate. Longer windows, up to the rollup
+ * retention (400 days by default), are whole UTC days ending with today and
+ * are answered from the daily rollup tables (rollup.h) through the HTTP
+ * thread's read-only connection, with the hot path's definitions (group
+ * keys come from the same fleet state). Every answer states its "from" and
+ * "to" (to exclusive) and its "resolution" ("1m" or "1d"), so a script can
+ * recompute any count with SQL over events.time in [from, to); counts are
+ * exact for the stored data.
+ *
+ * SQL never runs under the fleet lock: the writer's commit hook waits for
+ * that lock, so a long query under it would stall ingest. A daily window
+ * reads its rows first, then takes the lock to resolve devices.
  */
 #include "api.h"
 #include "batch_json.h"
 #include "catalog.h"
 #include "log.h"
 #include "rasfleet/result.h"
+#include "rollup.h"
 #include "store.h"
 #include "timeutil.h"
 #include "utf8.h"
@@ -24,6 +34,9 @@
 #include <strings.h>
 
 #define API_MAX_LIMIT 1000
+#define API_MAX_BUCKETS 5000
+/* the longest daily window when rollups are kept forever */
+#define API_MAX_WINDOW_DAYS 36500
 
 /* ---- small helpers ---- */
 
@@ -55,31 +68,83 @@ static int put_time(struct buf *b, const char *key, int64_t ms)
     return buf_printf(b, "\"%s\":\"%s\"", key, ts);
 }
 
+static pthread_key_t read_db_key;
+static pthread_once_t read_db_once = PTHREAD_ONCE_INIT;
+
+static void close_read_db(void *p)
+{
+    sqlite3_close(p);
+}
+
+static void make_read_db_key(void)
+{
+    pthread_key_create(&read_db_key, close_read_db);
+}
+
+/* The calling thread's read-only connection (opened on first use). */
+static sqlite3 *read_db(const char *path)
+{
+    pthread_once(&read_db_once, make_read_db_key);
+    sqlite3 *db = pthread_getspecific(read_db_key);
+    if (!db) {
+        char err[256];
+        if (store_open(path, STORE_READ_ONLY, &db, err, sizeof(err)) != RF_OK) {
+            log_error("read connection: %s", err);
+            return NULL;
+        }
+        pthread_setspecific(read_db_key, db);
+    }
+    return db;
+}
+
+/* ---- windows ---- */
+
 struct window {
     const char *text;
-    uint32_t from_min, to_min; /* inclusive */
+    bool daily;                /* past the hot horizon: whole UTC days from the rollups */
+    uint32_t from_min, to_min; /* inclusive; hot windows */
+    int64_t from_day, to_day;  /* inclusive; daily windows */
     int64_t from_ms, to_ms;    /* [from, to) */
 };
 
-static int parse_window(const struct http_api_request *req, const struct fleet *f,
+/* Parses window= (RF_OK), or writes the 400 answer into res (RF_EINVAL).
+ * Needs no lock: the horizon and the rollup retention never change. */
+static int parse_window(const struct http_api_request *req, const struct api *api,
                         struct window *w, struct http_api_response *res)
 {
     const char *s = req->arg(req, "window");
-    int64_t ms;
+    int64_t ms, now = time_now_ms();
     w->text = s ? s : "24h";
     if (time_parse_duration(w->text, &ms) != RF_OK || ms < 60000) {
         bad_request(res, "window must be a duration such as 15m, 1h, 24h, 7d or 30d");
         return RF_EINVAL;
     }
-    uint32_t minutes = (uint32_t)(ms / 60000);
-    if (minutes > f->ring_len) {
-        bad_request(res, "window is longer than the hot horizon (31d by default)");
+    int64_t minutes = ms / 60000;
+    if (minutes <= (int64_t)api->fleet->ring_len) {
+        w->daily = false;
+        w->to_min = fleet_minute(now);
+        w->from_min = w->to_min - (uint32_t)minutes + 1;
+        w->from_ms = (int64_t)w->from_min * 60000;
+        w->to_ms = ((int64_t)w->to_min + 1) * 60000;
+        return RF_OK;
+    }
+    int64_t days = (ms + ROLLUP_DAY_MS - 1) / ROLLUP_DAY_MS;
+    int max_days = api->rollup_retention_days > 0 ? api->rollup_retention_days
+                                                  : API_MAX_WINDOW_DAYS;
+    if (days > max_days) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "window is longer than the rollup retention: at most %dd (windows past the"
+                 " hot horizon of %ud are read from the daily rollups)",
+                 max_days, api->fleet->ring_len / 1440);
+        bad_request(res, msg);
         return RF_EINVAL;
     }
-    w->to_min = fleet_minute(time_now_ms());
-    w->from_min = w->to_min - minutes + 1;
-    w->from_ms = (int64_t)w->from_min * 60000;
-    w->to_ms = ((int64_t)w->to_min + 1) * 60000;
+    w->daily = true;
+    w->to_day = rollup_day(now);
+    w->from_day = w->to_day - days + 1;
+    w->from_ms = w->from_day * ROLLUP_DAY_MS;
+    w->to_ms = (w->to_day + 1) * ROLLUP_DAY_MS;
     return RF_OK;
 }
 
@@ -112,6 +177,102 @@ static int put_window(struct buf *b, const struct window *w)
         rc = buf_append_char(b, ',');
     if (rc == RF_OK)
         rc = put_time(b, "to", w->to_ms);
+    if (rc == RF_OK)
+        rc = buf_printf(b, ",\"resolution\":\"%s\"", w->daily ? "1d" : "1m");
+    return rc;
+}
+
+static int add_attempts(void *arg, int64_t day, uint64_t attempts)
+{
+    (void)day;
+    *(uint64_t *)arg += attempts;
+    return RF_OK;
+}
+
+/* Reads a daily window from the rollups in one read transaction (one
+ * snapshot, so attempts and failures agree under concurrent ingest): its
+ * failure rows (only *code's when code is not NULL) and, when attempts is
+ * not NULL, its attempts. Call before taking the fleet lock. */
+static int read_daily_window(const struct api *api, const struct window *w, const int32_t *code,
+                             struct rollup_failures *rows, uint64_t *attempts)
+{
+    sqlite3 *db = read_db(api->db_path);
+    if (!db || sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return RF_ESTORAGE;
+    int rc = rollup_read_failures(db, w->from_day, w->to_day, code, rows);
+    if (rc == RF_OK && attempts)
+        rc = rollup_read_attempts(db, w->from_day, w->to_day, add_attempts, attempts);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL); /* ends the snapshot on every path */
+    return rc;
+}
+
+/* Agent losses of a daily window, from agent_losses (the hot loss log holds
+ * the horizon only; agent_losses is kept retention_days, so a window longer
+ * than that counts what is retained). */
+struct daily_losses {
+    struct fleet_loss_sum sum;
+    const char **dropping; /* uids of the devices that dropped batches */
+    size_t n;
+    struct rf_arena arena;
+};
+
+static void daily_losses_init(struct daily_losses *dl)
+{
+    memset(dl, 0, sizeof(*dl));
+    rf_arena_init(&dl->arena);
+}
+
+static void daily_losses_free(struct daily_losses *dl)
+{
+    free(dl->dropping);
+    rf_arena_free(&dl->arena);
+    memset(dl, 0, sizeof(*dl));
+}
+
+static int read_daily_losses(const struct api *api, const struct window *w,
+                             struct daily_losses *dl)
+{
+    static const char sql[] =
+        "SELECT d.uid, sum(l.dropped_batches), sum(l.dropped_records), sum(l.rejected_batches)"
+        " FROM agent_losses l JOIN devices d ON d.id = l.device"
+        " WHERE l.time >= ?1 AND l.time < ?2 GROUP BY l.device";
+    sqlite3 *db = read_db(api->db_path);
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    int rc = RF_ESTORAGE, step;
+    if (!db || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_int64(st, 1, w->from_ms);
+    sqlite3_bind_int64(st, 2, w->to_ms);
+    rc = RF_OK;
+    while (rc == RF_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t dropped = sqlite3_column_int64(st, 1);
+        dl->sum.dropped_batches += dropped;
+        dl->sum.dropped_records += sqlite3_column_int64(st, 2);
+        dl->sum.rejected_batches += sqlite3_column_int64(st, 3);
+        if (dropped <= 0)
+            continue;
+        dl->sum.devices_dropping++;
+        if (dl->n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            const char **p = realloc(dl->dropping, ncap * sizeof(*p));
+            if (!p) {
+                rc = RF_ENOMEM;
+                break;
+            }
+            dl->dropping = p;
+            cap = ncap;
+        }
+        const char *uid = (const char *)sqlite3_column_text(st, 0);
+        if (!(dl->dropping[dl->n] = rf_arena_strdup(&dl->arena, uid ? uid : "")))
+            rc = RF_ENOMEM;
+        else
+            dl->n++;
+    }
+    if (rc == RF_OK && step != SQLITE_DONE)
+        rc = RF_ESTORAGE;
+out:
+    sqlite3_finalize(st);
     return rc;
 }
 
@@ -141,6 +302,7 @@ static int put_code_fields(struct buf *b, int32_t code)
 
 struct group {
     int64_t key;
+    const char *label; /* the key's name when the key is no strtab id; not owned */
     uint64_t failures;
     uint64_t devices;
     uint64_t *bits; /* one bit per device index */
@@ -174,6 +336,7 @@ static struct group *groups_get(struct groups *gs, int64_t key)
     }
     struct group *g = &gs->g[gs->n];
     g->key = key;
+    g->label = NULL;
     g->failures = g->devices = 0;
     g->bits = calloc((gs->n_devs + 63) / 64 + 1, sizeof(uint64_t));
     if (!g->bits)
@@ -182,18 +345,19 @@ static struct group *groups_get(struct groups *gs, int64_t key)
     return g;
 }
 
-static int groups_add(struct groups *gs, int64_t key, uint32_t dev)
+/* Adds n failures of device dev to the group of key; NULL when out of memory. */
+static struct group *groups_add(struct groups *gs, int64_t key, uint32_t dev, uint64_t n)
 {
     struct group *g = groups_get(gs, key);
     if (!g)
-        return RF_ENOMEM;
-    g->failures++;
+        return NULL;
+    g->failures += n;
     uint64_t bit = 1ull << (dev & 63);
     if (!(g->bits[dev >> 6] & bit)) {
         g->bits[dev >> 6] |= bit;
         g->devices++;
     }
-    return RF_OK;
+    return g;
 }
 
 static int cmp_group_desc(const void *a, const void *b)
@@ -202,6 +366,12 @@ static int cmp_group_desc(const void *a, const void *b)
     if (x->failures != y->failures)
         return x->failures < y->failures ? 1 : -1;
     return x->key < y->key ? -1 : x->key > y->key;
+}
+
+static void groups_sort(struct groups *gs)
+{
+    if (gs->n > 1)
+        qsort(gs->g, gs->n, sizeof(*gs->g), cmp_group_desc);
 }
 
 enum group_by { BY_CODE, BY_CONNECTION, BY_SERVER, BY_OS, BY_AGENT };
@@ -235,21 +405,60 @@ static int scan_failures(const struct fleet *f, const struct window *w, enum gro
         const struct fleet_fail *x = &f->fails[i];
         if (x->minute < w->from_min || x->minute > w->to_min || (has_code && x->code != code))
             continue;
-        if (groups_add(gs, group_key(f, by, x), x->dev) != RF_OK)
+        if (!groups_add(gs, group_key(f, by, x), x->dev, 1))
             return RF_ENOMEM;
     }
-    if (gs->n > 1)
-        qsort(gs->g, gs->n, sizeof(*gs->g), cmp_group_desc);
+    groups_sort(gs);
     return RF_OK;
+}
+
+/* Groups a daily window's rollup rows (already filtered by code) with the
+ * hot path's keys: each row is resolved to the fleet's device and, for the
+ * server, its current policy for the row's connection. A connection is
+ * keyed by its dict id and named by the row (the fleet's strings hold only
+ * the connections of recent failures and of current snapshots). A row
+ * whose device the fleet has not applied yet (committed a moment ago) is
+ * left out, as the hot path would until the commit hook ran. */
+static int scan_rollup_rows(const struct fleet *f, const struct rollup_failures *rows,
+                            enum group_by by, struct groups *gs)
+{
+    gs->n_devs = f->n_devs;
+    for (size_t i = 0; i < rows->n; i++) {
+        const struct rollup_failure *r = &rows->rows[i];
+        long di = fleet_find_device(f, r->device);
+        if (di < 0)
+            continue;
+        struct fleet_fail x = {.dev = (uint32_t)di, .code = r->code};
+        if (by == BY_SERVER)
+            x.conn = strtab_find(&f->str, r->connection); /* 0: no policy names it */
+        int64_t key = by == BY_CONNECTION ? r->connection_id : group_key(f, by, &x);
+        struct group *g = groups_add(gs, key, (uint32_t)di, r->failures);
+        if (!g)
+            return RF_ENOMEM;
+        if (by == BY_CONNECTION)
+            g->label = r->connection;
+    }
+    groups_sort(gs);
+    return RF_OK;
+}
+
+/* The failure groups of a window: the hot failure log, or for a daily
+ * window its rollup rows (read before the lock; call with the lock held). */
+static int window_groups(const struct fleet *f, const struct window *w,
+                         const struct rollup_failures *rows, enum group_by by, bool has_code,
+                         int32_t code, struct groups *gs)
+{
+    return w->daily ? scan_rollup_rows(f, rows, by, gs)
+                    : scan_failures(f, w, by, has_code, code, gs);
 }
 
 /* ---- endpoints ---- */
 
-static int top_errors_json(const struct fleet *f, const struct window *w, size_t limit,
-                           struct buf *b)
+static int top_errors_json(const struct fleet *f, const struct window *w,
+                           const struct rollup_failures *rows, size_t limit, struct buf *b)
 {
     struct groups gs = {0};
-    int rc = scan_failures(f, w, BY_CODE, false, 0, &gs);
+    int rc = window_groups(f, w, rows, BY_CODE, false, 0, &gs);
     if (rc == RF_OK)
         rc = buf_append_char(b, '[');
     for (size_t i = 0; i < gs.n && i < limit && rc == RF_OK; i++) {
@@ -272,19 +481,31 @@ static int get_overview(struct api *api, const struct http_api_request *req,
 {
     struct fleet *f = api->fleet;
     struct window w;
-    fleet_lock_read(f);
-    int rc = parse_window(req, f, &w, res);
-    if (rc != RF_OK) {
-        fleet_unlock(f);
+    struct rollup_failures rows;
+    uint64_t attempts = 0, failures = 0, reporting = 0;
+    if (parse_window(req, api, &w, res) != RF_OK)
         return RF_OK;
-    }
-    uint64_t attempts, failures, reporting = 0;
-    struct fleet_loss_sum losses;
-    fleet_sum(f, w.from_min, w.to_min, &attempts, &failures);
+    struct fleet_loss_sum losses = {0};
+    struct daily_losses dl;
+    daily_losses_init(&dl);
+    rollup_failures_init(&rows);
+    int rc = w.daily ? read_daily_window(api, &w, NULL, &rows, &attempts) : RF_OK;
+    if (rc == RF_OK && w.daily)
+        rc = read_daily_losses(api, &w, &dl);
+    if (rc != RF_OK)
+        goto out;
+    for (size_t i = 0; i < rows.n; i++)
+        failures += rows.rows[i].failures;
+    fleet_lock_read(f);
+    if (!w.daily)
+        fleet_sum(f, w.from_min, w.to_min, &attempts, &failures);
     for (size_t i = 0; i < f->n_devs; i++)
         reporting += f->devs[i].last_seen >= w.from_ms;
     struct buf *b = &res->body;
-    rc = fleet_sum_losses(f, w.from_min, w.to_min, &losses, NULL);
+    if (w.daily)
+        losses = dl.sum;
+    else
+        rc = fleet_sum_losses(f, w.from_min, w.to_min, &losses, NULL);
     if (rc == RF_OK)
         rc = buf_append_char(b, '{');
     if (rc == RF_OK)
@@ -297,7 +518,7 @@ static int get_overview(struct api *api, const struct http_api_request *req,
                         (unsigned long long)failures,
                         attempts ? (double)failures / (double)attempts : 0.0);
     if (rc == RF_OK)
-        rc = top_errors_json(f, &w, 10, b);
+        rc = top_errors_json(f, &w, &rows, 10, b);
     if (rc == RF_OK)
         rc = buf_printf(b,
                         ",\"agents_dropping\":%llu,\"dropped_batches\":%lld,"
@@ -310,6 +531,9 @@ static int get_overview(struct api *api, const struct http_api_request *req,
     if (rc == RF_OK)
         rc = buf_append_char(b, '}');
     fleet_unlock(f);
+out:
+    rollup_failures_free(&rows);
+    daily_losses_free(&dl);
     return rc;
 }
 
@@ -333,14 +557,16 @@ static int get_errors(struct api *api, const struct http_api_request *req,
         return bad_request(res, "code must be a decimal, negative decimal or hex error code");
     struct window w;
     struct groups gs = {0};
-    fleet_lock_read(f);
-    int rc = parse_window(req, f, &w, res);
-    if (rc != RF_OK) {
-        fleet_unlock(f);
+    struct rollup_failures rows;
+    if (parse_window(req, api, &w, res) != RF_OK)
         return RF_OK;
-    }
+    rollup_failures_init(&rows);
+    int rc = w.daily ? read_daily_window(api, &w, code_s ? &code : NULL, &rows, NULL) : RF_OK;
+    if (rc != RF_OK)
+        goto out;
+    fleet_lock_read(f);
     struct buf *b = &res->body;
-    rc = scan_failures(f, &w, (enum group_by)by, code_s != NULL, code, &gs);
+    rc = window_groups(f, &w, &rows, (enum group_by)by, code_s != NULL, code, &gs);
     if (rc == RF_OK)
         rc = buf_printf(b, "{\"group_by\":\"%s\",", names[by]);
     if (rc == RF_OK)
@@ -355,7 +581,7 @@ static int get_errors(struct api *api, const struct http_api_request *req,
             if (rc == RF_OK)
                 rc = buf_printf(b, ",\"key\":\"%lld\"", (long long)g->key);
         } else if (rc == RF_OK) {
-            const char *s = strtab_get(&f->str, (uint32_t)g->key);
+            const char *s = g->label ? g->label : strtab_get(&f->str, (uint32_t)g->key);
             rc = buf_append_str(b, "\"key\":");
             if (rc == RF_OK)
                 rc = buf_append_json_str(b, s ? s : "unknown");
@@ -366,126 +592,265 @@ static int get_errors(struct api *api, const struct http_api_request *req,
     }
     if (rc == RF_OK)
         rc = buf_append_str(b, "]}");
-    groups_free(&gs);
     fleet_unlock(f);
+out:
+    groups_free(&gs);
+    rollup_failures_free(&rows);
     return rc;
+}
+
+/* ---- trend ---- */
+
+/* A trend's buckets: aligned to multiples of the bucket size since the
+ * epoch; the first and last may be clipped by the window. */
+struct trend {
+    int64_t first_ms, bucket_ms;
+    size_t n;
+    uint64_t *att, *fail; /* per bucket */
+    int32_t top[5];       /* the top codes of the window (of the filter's code) */
+    size_t n_top;
+    uint64_t *series; /* (n_top + 1) x n failures: per top code, then "other" */
+};
+
+static void trend_free(struct trend *t)
+{
+    free(t->att);
+    free(t->fail);
+    free(t->series);
+}
+
+static int trend_alloc(struct trend *t)
+{
+    t->att = calloc(t->n, sizeof(uint64_t));
+    t->fail = calloc(t->n, sizeof(uint64_t));
+    t->series = calloc(6 * t->n, sizeof(uint64_t));
+    return t->att && t->fail && t->series ? RF_OK : RF_ENOMEM;
+}
+
+/* The top codes, from groups sorted by failures. */
+static void trend_set_top(struct trend *t, const struct groups *top)
+{
+    t->n_top = top->n < 5 ? top->n : 5;
+    for (size_t k = 0; k < t->n_top; k++)
+        t->top[k] = (int32_t)top->g[k].key;
+}
+
+/* Adds n failures of code in bucket bi to the code's series, or to
+ * "other" when it is not a top code. */
+static void trend_add_series(struct trend *t, size_t bi, int32_t code, uint64_t n)
+{
+    size_t k = 0;
+    while (k < t->n_top && t->top[k] != code)
+        k++;
+    t->series[k * t->n + bi] += n; /* k == n_top: "other" */
+}
+
+/* Hot window: the per-minute ring and the failure log (call with the
+ * fleet lock held). */
+static int trend_from_fleet(const struct fleet *f, const struct window *w, bool has_code,
+                            int32_t code, struct trend *t)
+{
+    struct groups top = {0};
+    int64_t bmin = t->bucket_ms / 60000, first = t->first_ms / 60000;
+    int rc = trend_alloc(t);
+    for (size_t i = 0; i < t->n && rc == RF_OK; i++) {
+        int64_t lo = first + (int64_t)i * bmin, hi = lo + bmin - 1;
+        uint64_t a, x;
+        if (lo < w->from_min)
+            lo = w->from_min;
+        if (hi > w->to_min)
+            hi = w->to_min;
+        fleet_sum(f, (uint32_t)lo, (uint32_t)hi, &a, &x);
+        t->att[i] = a;
+        if (!has_code)
+            t->fail[i] = x;
+    }
+    if (rc == RF_OK)
+        rc = scan_failures(f, w, BY_CODE, has_code, code, &top);
+    if (rc == RF_OK) {
+        trend_set_top(t, &top);
+        for (size_t i = 0; i < f->n_fails; i++) {
+            const struct fleet_fail *x = &f->fails[i];
+            if (x->minute < w->from_min || x->minute > w->to_min)
+                continue;
+            size_t bi = (size_t)(((int64_t)x->minute - first) / bmin);
+            if (has_code && x->code == code)
+                t->fail[bi]++;
+            trend_add_series(t, bi, x->code, 1);
+        }
+    }
+    groups_free(&top);
+    return rc;
+}
+
+struct daily_cell {
+    int64_t day;
+    int32_t code;
+    uint64_t failures;
+};
+
+struct daily_cells {
+    struct daily_cell *c;
+    size_t n, cap;
+};
+
+static int collect_daily(void *arg, int64_t day, int32_t code, uint64_t failures)
+{
+    struct daily_cells *dc = arg;
+    if (dc->n == dc->cap) {
+        size_t ncap = dc->cap ? dc->cap * 2 : 256;
+        struct daily_cell *p = realloc(dc->c, ncap * sizeof(*p));
+        if (!p)
+            return RF_ENOMEM;
+        dc->c = p;
+        dc->cap = ncap;
+    }
+    dc->c[dc->n++] = (struct daily_cell){day, code, failures};
+    return RF_OK;
+}
+
+static int bucket_attempts(void *arg, int64_t day, uint64_t attempts)
+{
+    struct trend *t = arg;
+    t->att[(day * ROLLUP_DAY_MS - t->first_ms) / t->bucket_ms] += attempts;
+    return RF_OK;
+}
+
+/* Daily window: the rollups, per day and code (no fleet state needed). */
+static int trend_from_rollups(const struct api *api, const struct window *w, bool has_code,
+                              int32_t code, struct trend *t)
+{
+    struct daily_cells dc = {0};
+    struct groups top = {0};
+    sqlite3 *db = read_db(api->db_path);
+    int rc = trend_alloc(t);
+    if (rc == RF_OK && (!db || sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK))
+        rc = RF_ESTORAGE;
+    if (rc == RF_OK) { /* one snapshot for attempts and failures */
+        rc = rollup_read_attempts(db, w->from_day, w->to_day, bucket_attempts, t);
+        if (rc == RF_OK)
+            rc = rollup_read_daily_failures(db, w->from_day, w->to_day, collect_daily, &dc);
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    }
+    /* the top codes as scan_failures() ranks them: failures, then code */
+    for (size_t i = 0; i < dc.n && rc == RF_OK; i++)
+        if ((!has_code || dc.c[i].code == code) &&
+            !groups_add(&top, dc.c[i].code, 0, dc.c[i].failures))
+            rc = RF_ENOMEM;
+    if (rc == RF_OK) {
+        groups_sort(&top);
+        trend_set_top(t, &top);
+    }
+    for (size_t i = 0; i < dc.n && rc == RF_OK; i++) {
+        const struct daily_cell *c = &dc.c[i];
+        size_t bi = (size_t)((c->day * ROLLUP_DAY_MS - t->first_ms) / t->bucket_ms);
+        if (!has_code || c->code == code)
+            t->fail[bi] += c->failures;
+        trend_add_series(t, bi, c->code, c->failures);
+    }
+    groups_free(&top);
+    free(dc.c);
+    return rc;
+}
+
+static int trend_json(struct buf *b, const struct window *w, const char *bucket_s,
+                      bool has_code, int32_t code, const struct trend *t)
+{
+    int rc = buf_append_char(b, '{');
+    if (rc == RF_OK)
+        rc = put_window(b, w);
+    if (rc == RF_OK)
+        rc = buf_append_str(b, ",\"bucket\":");
+    if (rc == RF_OK)
+        rc = buf_append_json_str(b, bucket_s);
+    if (rc == RF_OK)
+        rc = buf_printf(b, ",\"bucket_seconds\":%lld,\"code\":", (long long)t->bucket_ms / 1000);
+    if (rc == RF_OK)
+        rc = has_code ? buf_printf(b, "%d", code) : buf_append_str(b, "null");
+    if (rc == RF_OK)
+        rc = buf_append_str(b, ",\"points\":[");
+    for (size_t i = 0; i < t->n && rc == RF_OK; i++) {
+        rc = buf_append_str(b, i ? ",{" : "{");
+        if (rc == RF_OK)
+            rc = put_time(b, "t", t->first_ms + (int64_t)i * t->bucket_ms);
+        if (rc == RF_OK)
+            rc = buf_printf(b, ",\"attempts\":%llu,\"failures\":%llu}",
+                            (unsigned long long)t->att[i], (unsigned long long)t->fail[i]);
+    }
+    if (rc == RF_OK)
+        rc = buf_append_str(b, "],\"series\":[");
+    for (size_t k = 0; k <= t->n_top && rc == RF_OK; k++) {
+        uint64_t sum = 0;
+        for (size_t i = 0; i < t->n; i++)
+            sum += t->series[k * t->n + i];
+        if (k == t->n_top && sum == 0)
+            break;
+        rc = buf_append_str(b, k ? ",{" : "{");
+        if (rc == RF_OK && k < t->n_top)
+            rc = put_code_fields(b, t->top[k]);
+        else if (rc == RF_OK)
+            rc = buf_append_str(b, "\"code\":null,\"symbol\":\"other\"");
+        if (rc == RF_OK)
+            rc = buf_append_str(b, ",\"failures\":[");
+        for (size_t i = 0; i < t->n && rc == RF_OK; i++)
+            rc = buf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)t->series[k * t->n + i]);
+        if (rc == RF_OK)
+            rc = buf_append_str(b, "]}");
+    }
+    return rc == RF_OK ? buf_append_str(b, "]}") : rc;
+}
+
+static int64_t floor_mod(int64_t a, int64_t m)
+{
+    int64_t r = a % m;
+    return r < 0 ? r + m : r;
 }
 
 static int get_trend(struct api *api, const struct http_api_request *req,
                      struct http_api_response *res)
 {
     struct fleet *f = api->fleet;
-    int64_t bucket_ms;
+    int64_t bucket_ms = 0;
     const char *bucket_s = req->arg(req, "bucket");
-    if (time_parse_duration(bucket_s ? bucket_s : "1h", &bucket_ms) != RF_OK ||
-        bucket_ms < 60000 || bucket_ms % 60000)
+    if (bucket_s && (time_parse_duration(bucket_s, &bucket_ms) != RF_OK ||
+                     bucket_ms < 60000 || bucket_ms % 60000))
         return bad_request(res, "bucket must be whole minutes, such as 1m, 15m, 1h or 1d");
     int32_t code = 0;
     const char *code_s = req->arg(req, "code");
     if (code_s && !catalog_parse_code(code_s, &code))
         return bad_request(res, "code must be a decimal, negative decimal or hex error code");
-    uint32_t bmin = (uint32_t)(bucket_ms / 60000);
     struct window w;
-    fleet_lock_read(f);
-    int rc = parse_window(req, f, &w, res);
-    if (rc != RF_OK) {
-        fleet_unlock(f);
+    if (parse_window(req, api, &w, res) != RF_OK)
         return RF_OK;
+    if (!bucket_s) {
+        bucket_s = w.daily ? "1d" : "1h";
+        time_parse_duration(bucket_s, &bucket_ms);
     }
+    if (w.daily && bucket_ms % ROLLUP_DAY_MS)
+        return bad_request(res, "a window longer than the hot horizon is counted per UTC day:"
+                                " bucket must be whole days, such as 1d or 7d");
     /* Buckets aligned to multiples of the bucket size since the epoch. */
-    uint32_t first = w.from_min - w.from_min % bmin;
-    size_t n = (w.to_min - first) / bmin + 1;
-    if (n > 5000) {
-        fleet_unlock(f);
+    struct trend t = {.bucket_ms = bucket_ms};
+    int64_t first, last; /* in the window's unit (minute or day) */
+    int64_t unit_ms = w.daily ? ROLLUP_DAY_MS : 60000, size = bucket_ms / unit_ms;
+    first = w.daily ? w.from_day : w.from_min;
+    last = w.daily ? w.to_day : w.to_min;
+    first -= floor_mod(first, size);
+    if ((last - first) / size + 1 > API_MAX_BUCKETS)
         return bad_request(res, "too many buckets: use a larger bucket or a shorter window");
-    }
-    uint64_t *att = calloc(n, sizeof(uint64_t)), *fail = calloc(n, sizeof(uint64_t));
-    struct groups top = {0};
-    int32_t top_codes[5];
-    size_t n_top = 0;
-    uint64_t *series = NULL;
-    struct buf *b = &res->body;
-    rc = RF_ENOMEM;
-    if (!att || !fail)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t lo = first + (uint32_t)i * bmin, hi = lo + bmin - 1;
-        uint64_t a, x;
-        if (lo < w.from_min)
-            lo = w.from_min;
-        if (hi > w.to_min)
-            hi = w.to_min;
-        fleet_sum(f, lo, hi, &a, &x);
-        att[i] = a;
-        if (!code_s)
-            fail[i] = x;
-    }
-    if ((rc = scan_failures(f, &w, BY_CODE, code_s != NULL, code, &top)) != RF_OK)
-        goto out;
-    n_top = top.n < 5 ? top.n : 5;
-    for (size_t k = 0; k < n_top; k++)
-        top_codes[k] = (int32_t)top.g[k].key;
-    series = calloc((n_top + 1) * n, sizeof(uint64_t));
-    if (!series)
-        goto out;
-    for (size_t i = 0; i < f->n_fails; i++) {
-        const struct fleet_fail *x = &f->fails[i];
-        if (x->minute < w.from_min || x->minute > w.to_min)
-            continue;
-        size_t bi = (x->minute - first) / bmin;
-        if (code_s && x->code == code)
-            fail[bi]++;
-        size_t k = 0;
-        while (k < n_top && top_codes[k] != x->code)
-            k++;
-        series[k * n + bi]++; /* k == n_top: "other" */
-    }
-    rc = buf_append_char(b, '{');
-    if (rc == RF_OK)
-        rc = put_window(b, &w);
-    if (rc == RF_OK)
-        rc = buf_printf(b, ",\"bucket\":\"%s\",\"bucket_seconds\":%lld,\"code\":",
-                        bucket_s ? bucket_s : "1h", (long long)bucket_ms / 1000);
-    if (rc == RF_OK)
-        rc = code_s ? buf_printf(b, "%d", code) : buf_append_str(b, "null");
-    if (rc == RF_OK)
-        rc = buf_append_str(b, ",\"points\":[");
-    for (size_t i = 0; i < n && rc == RF_OK; i++) {
-        rc = buf_append_str(b, i ? ",{" : "{");
-        if (rc == RF_OK)
-            rc = put_time(b, "t", (int64_t)(first + (uint32_t)i * bmin) * 60000);
-        if (rc == RF_OK)
-            rc = buf_printf(b, ",\"attempts\":%llu,\"failures\":%llu}",
-                            (unsigned long long)att[i], (unsigned long long)fail[i]);
+    t.n = (size_t)((last - first) / size + 1);
+    t.first_ms = first * unit_ms;
+    int rc;
+    if (w.daily) {
+        rc = trend_from_rollups(api, &w, code_s != NULL, code, &t);
+    } else {
+        fleet_lock_read(f);
+        rc = trend_from_fleet(f, &w, code_s != NULL, code, &t);
+        fleet_unlock(f);
     }
     if (rc == RF_OK)
-        rc = buf_append_str(b, "],\"series\":[");
-    for (size_t k = 0; k <= n_top && rc == RF_OK; k++) {
-        uint64_t sum = 0;
-        for (size_t i = 0; i < n; i++)
-            sum += series[k * n + i];
-        if (k == n_top && sum == 0)
-            break;
-        rc = buf_append_str(b, k ? ",{" : "{");
-        if (rc == RF_OK && k < n_top)
-            rc = put_code_fields(b, top_codes[k]);
-        else if (rc == RF_OK)
-            rc = buf_append_str(b, "\"code\":null,\"symbol\":\"other\"");
-        if (rc == RF_OK)
-            rc = buf_append_str(b, ",\"failures\":[");
-        for (size_t i = 0; i < n && rc == RF_OK; i++)
-            rc = buf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)series[k * n + i]);
-        if (rc == RF_OK)
-            rc = buf_append_str(b, "]}");
-    }
-    if (rc == RF_OK)
-        rc = buf_append_str(b, "]}");
-out:
-    fleet_unlock(f);
-    groups_free(&top);
-    free(att);
-    free(fail);
-    free(series);
+        rc = trend_json(&res->body, &w, bucket_s, code_s != NULL, code, &t);
+    trend_free(&t);
     return rc;
 }
 
@@ -594,12 +959,21 @@ static int get_devices(struct api *api, const struct http_api_request *req,
             rule_index++;
     }
     struct window w;
-    fleet_lock_read(f);
-    int rc = parse_window(req, f, &w, res);
-    if (rc != RF_OK) {
-        fleet_unlock(f);
+    struct rollup_failures rows;
+    if (parse_window(req, api, &w, res) != RF_OK)
         return RF_OK;
+    struct daily_losses dl;
+    rollup_failures_init(&rows);
+    daily_losses_init(&dl);
+    int rc = w.daily && code_s ? read_daily_window(api, &w, &code, &rows, NULL) : RF_OK;
+    if (rc == RF_OK && w.daily && dropped_s)
+        rc = read_daily_losses(api, &w, &dl);
+    if (rc != RF_OK) {
+        rollup_failures_free(&rows);
+        daily_losses_free(&dl);
+        return rc;
     }
+    fleet_lock_read(f);
     uint64_t *with_code = NULL, *dropping = NULL;
     size_t n = 0;
     struct buf *b = &res->body;
@@ -608,17 +982,28 @@ static int get_devices(struct api *api, const struct http_api_request *req,
         with_code = calloc(f->n_devs / 64 + 1, sizeof(uint64_t));
         if (!with_code)
             goto out;
-        for (size_t i = 0; i < f->n_fails; i++) {
+        for (size_t i = 0; i < f->n_fails && !w.daily; i++) {
             const struct fleet_fail *x = &f->fails[i];
             if (x->code == code && x->minute >= w.from_min && x->minute <= w.to_min)
                 with_code[x->dev >> 6] |= 1ull << (x->dev & 63);
+        }
+        for (size_t i = 0; i < rows.n; i++) { /* daily window: its rollup rows */
+            long di = fleet_find_device(f, rows.rows[i].device);
+            if (di >= 0)
+                with_code[di >> 6] |= 1ull << (di & 63);
         }
     }
     if (dropped_s) {
         struct fleet_loss_sum sum;
         dropping = calloc(f->n_devs / 64 + 1, sizeof(uint64_t));
-        if (!dropping || fleet_sum_losses(f, w.from_min, w.to_min, &sum, dropping) != RF_OK)
+        if (!dropping || (!w.daily && fleet_sum_losses(f, w.from_min, w.to_min, &sum,
+                                                       dropping) != RF_OK))
             goto out;
+        for (size_t i = 0; i < dl.n; i++) { /* daily window: from agent_losses */
+            long di = fleet_find_device(f, dl.dropping[i]);
+            if (di >= 0)
+                dropping[di >> 6] |= 1ull << (di & 63);
+        }
     }
     /* Walk the recency list (newest first): no sort; the page is written
      * while counting, the total after the page. */
@@ -660,39 +1045,12 @@ out:
     fleet_unlock(f);
     free(with_code);
     free(dropping);
+    rollup_failures_free(&rows);
+    daily_losses_free(&dl);
     return rc;
 }
 
 /* ---- device detail (SQLite) ---- */
-
-static pthread_key_t read_db_key;
-static pthread_once_t read_db_once = PTHREAD_ONCE_INIT;
-
-static void close_read_db(void *p)
-{
-    sqlite3_close(p);
-}
-
-static void make_read_db_key(void)
-{
-    pthread_key_create(&read_db_key, close_read_db);
-}
-
-/* The calling thread's read-only connection (opened on first use). */
-static sqlite3 *read_db(const char *path)
-{
-    pthread_once(&read_db_once, make_read_db_key);
-    sqlite3 *db = pthread_getspecific(read_db_key);
-    if (!db) {
-        char err[256];
-        if (store_open(path, STORE_READ_ONLY, &db, err, sizeof(err)) != RF_OK) {
-            log_error("read connection: %s", err);
-            return NULL;
-        }
-        pthread_setspecific(read_db_key, db);
-    }
-    return db;
-}
 
 static void put_col_str(struct buf *b, const char *key, sqlite3_stmt *st, int col, int *rc)
 {

@@ -2,8 +2,9 @@
  * api.h - the read API of the contract (overview, errors, trend, devices,
  * device detail, findings, remediation feed) plus the catalogue lookup and
  * the operator's IPsec baseline (admin). Answers come from the hot
- * aggregate; device detail reads SQLite through a read-only connection per
- * HTTP thread. See docs/api.md.
+ * aggregate; windows past its horizon from the daily rollup tables and
+ * device detail from SQLite, through a read-only connection per HTTP
+ * thread. See docs/api.md.
  */
 #ifndef RASFLEET_API_H
 #define RASFLEET_API_H
@@ -16,6 +17,7 @@ struct api {
     struct fleet *fleet;
     struct analyzer *analyzer;
     char db_path[1024];
+    int rollup_retention_days; /* the longest daily window; 0 = rollups kept forever */
     struct writer *writer; /* for persisting the baseline; may be NULL */
     /* Non-NULL: the endpoints that read the fleet (or write the baseline)
      * cannot answer correctly on this backend yet and answer 501 with this

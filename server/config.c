@@ -22,6 +22,7 @@ void config_defaults(struct config *c)
     c->listen_port = 8080;
     snprintf(c->db_path, sizeof(c->db_path), "data/rasfleet.db");
     c->retention_days = 90;
+    c->rollup_retention_days = 400;
     c->max_body_bytes = RF_DEFAULT_MAX_BODY;
     c->max_inflated_bytes = RF_DEFAULT_MAX_INFLATED;
     c->max_records = RF_DEFAULT_MAX_RECORDS;
@@ -90,6 +91,7 @@ struct num_setting {
 
 static const struct num_setting num_settings[] = {
     NUM("retention_days", 0, 36500, retention_days),
+    NUM("rollup_retention_days", 0, 36500, rollup_retention_days),
     NUM("max_body_bytes", 1024, 1ull << 30, max_body_bytes),
     NUM("max_inflated_bytes", 1024, 1ull << 31, max_inflated_bytes),
     NUM("max_records", 1, 1000000, max_records),

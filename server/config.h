@@ -17,6 +17,7 @@ struct config {
     char web_dir[1024];
     char admin_token[256]; /* "" = none */
     int retention_days;
+    int rollup_retention_days; /* days of daily rollups kept; 0 = forever */
     size_t max_body_bytes;
     size_t max_inflated_bytes;
     size_t max_records;

@@ -44,6 +44,9 @@ static void usage(FILE *out)
             "  --web-dir DIR          dashboard files (default: the installed web/)\n"
             "  --retention-days N     delete telemetry older than N days (default 90, 0 = "
             "never)\n"
+            "  --rollup-retention-days N\n"
+            "                         keep N days of daily rollups, the longest window the\n"
+            "                         API answers (default 400, 0 = forever)\n"
             "  --threads N            HTTP worker threads (default 2)\n"
             "  --max-db-bytes N       refuse writes (503) past this database size\n"
             "  --port-file FILE       write the bound port there once listening\n"
@@ -91,6 +94,7 @@ static int parse_flags(int argc, char **argv, struct cli *cli)
         {"db", required_argument, NULL, 'd'},
         {"web-dir", required_argument, NULL, 'w'},
         {"retention-days", required_argument, NULL, 'r'},
+        {"rollup-retention-days", required_argument, NULL, 'o'},
         {"threads", required_argument, NULL, 't'},
         {"max-db-bytes", required_argument, NULL, 'm'},
         {"port-file", required_argument, NULL, 'p'},
@@ -110,7 +114,7 @@ static int parse_flags(int argc, char **argv, struct cli *cli)
     } keys[] = {{'l', "listen"},         {'d', "db"},      {'w', "web_dir"},
                 {'r', "retention_days"}, {'t', "threads"}, {'m', "max_db_bytes"},
                 {'L', "log_level"},      {'C', "tls_cert"}, {'K', "tls_key"},
-                {'A', "admin_token_file"}};
+                {'A', "admin_token_file"}, {'o', "rollup_retention_days"}};
     int c;
     char err[512];
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -303,6 +307,7 @@ static int cmd_serve(struct cli *cli)
         .queue_bytes = cfg->queue_bytes,
         .group_records = cfg->group_records,
         .retention_days = cfg->retention_days,
+        .rollup_retention_days = cfg->rollup_retention_days,
         .max_db_bytes = cfg->max_db_bytes,
         .retention_interval_s = 60,
         .group_wait_ms = (int)cfg->group_wait_ms,
@@ -351,6 +356,7 @@ static int cmd_serve(struct cli *cli)
     api.analyzer = &analyzer;
     api.writer = writer;
     snprintf(api.db_path, sizeof(api.db_path), "%s", cfg->db_path);
+    api.rollup_retention_days = cfg->rollup_retention_days;
     struct http_services services = {.api = api_handle, .api_arg = &api, .fleet = &fleet};
     if (http_start(cfg, writer, auth, &services, &http, err, sizeof(err)) != RF_OK) {
         fprintf(stderr, "rasfleet-collector: %s\n", err);

@@ -11,6 +11,9 @@
  *   agent_losses(device, id)  device detail (its recent losses)
  *   agent_losses(time)        window reads, retention
  * agent_status has one row per device (its key), replaced by every report.
+ * The rollup tables (migration 4) are WITHOUT ROWID tables whose primary key
+ * starts with the day: the API reads day ranges and retention deletes the
+ * oldest days, both along the key, with no secondary index.
  */
 #include "store.h"
 #include "log.h"
@@ -81,6 +84,25 @@ static const char *const migrations[] = {
     " dropped_records INTEGER NOT NULL, rejected_batches INTEGER NOT NULL);"
     "CREATE INDEX agent_losses_device ON agent_losses(device, id);"
     "CREATE INDEX agent_losses_time ON agent_losses(time);",
+    /* 4: daily rollups of the outcome events (20225, 20227) for windows past
+     * the hot horizon, written by the writer in the transaction of the raw
+     * rows (server/rollup.h says what a row means). Attempts are per UTC day
+     * only: no answer groups them. Failures keep the device and connection
+     * ids, so the API can count distinct devices per group and group by the
+     * device's current attributes, as the hot path does. The day of a time
+     * is max(time, 0) / 86400000 (rollup_day()). The fill makes an upgraded
+     * database answer as if the rollups had always been written. */
+    "CREATE TABLE rollup_attempts(day INTEGER PRIMARY KEY, attempts INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE rollup_failures(day INTEGER NOT NULL, device INTEGER NOT NULL,"
+    " connection INTEGER NOT NULL, code INTEGER NOT NULL, failures INTEGER NOT NULL,"
+    " PRIMARY KEY(day, device, connection, code)) WITHOUT ROWID;"
+    "INSERT INTO rollup_attempts(day, attempts)"
+    " SELECT max(time, 0) / 86400000, count(*) FROM events"
+    " WHERE event_id IN (20225, 20227) GROUP BY 1;"
+    "INSERT INTO rollup_failures(day, device, connection, code, failures)"
+    " SELECT max(time, 0) / 86400000, device, connection, coalesce(error_code, 0), count(*)"
+    " FROM events WHERE event_id = 20227 GROUP BY 1, 2, 3, 4;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

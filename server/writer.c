@@ -1,6 +1,6 @@
 /*
- * writer.c - writer thread, bounded queue, group commit, dedupe, retention.
- * See writer.h for the contract.
+ * writer.c - writer thread, bounded queue, group commit, dedupe, daily
+ * rollups, retention. See writer.h for the contract.
  *
  * Invariants:
  * - Only this thread writes through `db`.
@@ -10,6 +10,10 @@
  * - Each batch runs inside its own SAVEPOINT, so a batch the database
  *   refuses for a reason of its own fails alone (500) while a storage error
  *   (full, read-only, I/O) fails the whole group (503, the agent retries).
+ * - A batch's rollup rows (rollup.h) are upserted inside its SAVEPOINT and
+ *   count exactly the events it inserted: an event already stored under
+ *   the same device and record id adds nothing, and a refused batch's rows
+ *   go with its savepoint.
  */
 #include "writer.h"
 #include "agentloss.h"
@@ -21,6 +25,7 @@
 #include "metrics.h"
 #include "pg_writer.h"
 #include "rasfleet/result.h"
+#include "rollup.h"
 #include "store.h"
 #include "strmap.h"
 #include "timeutil.h"
@@ -66,6 +71,8 @@ enum stmt_id {
     ST_STATUS_SELECT,
     ST_STATUS_UPSERT,
     ST_LOSS_INSERT,
+    ST_ROLLUP_ATTEMPTS,
+    ST_ROLLUP_FAILURES,
     ST_COUNT
 };
 
@@ -115,6 +122,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         " reports = agent_status.reports + 1",
     [ST_LOSS_INSERT] = "INSERT INTO agent_losses(device, time, received, dropped_batches,"
                        " dropped_records, rejected_batches) VALUES(?,?,?,?,?,?)",
+    [ST_ROLLUP_ATTEMPTS] = ROLLUP_UPSERT_ATTEMPTS_SQL,
+    [ST_ROLLUP_FAILURES] = ROLLUP_UPSERT_FAILURES_SQL,
 };
 
 struct writer {
@@ -143,6 +152,7 @@ struct writer {
     struct strmap dict_cache;
     struct strmap device_cache;
     struct buf scratch;
+    struct rollup_batch rollup; /* the current batch's outcome events */
     int data_version;
     int64_t next_retention_ms;
     int64_t next_probe_ms;
@@ -301,8 +311,13 @@ static int insert_event(struct writer *w, int64_t dev, int64_t now, const struct
     bind_opt_text(st, 11, e->coid);
     bind_opt_text(st, 12, e->message);
     rc = step_reset(st);
+    if (rc != SQLITE_DONE)
+        return rc;
     *inserted = sqlite3_changes(w->db) > 0;
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    if (*inserted && rollup_batch_add(&w->rollup, r->time_ms, e->event_id, conn,
+                                      e->has_error_code, e->error_code) != RF_OK)
+        return SQLITE_NOMEM;
+    return SQLITE_OK;
 }
 
 static int insert_iface(struct writer *w, int64_t dev, const struct rf_record *r)
@@ -486,6 +501,7 @@ static int store_batch(struct writer *w, struct writer_job *job, int64_t now,
     job->inserted = malloc(b->n_records ? b->n_records : 1);
     if (!job->inserted)
         return SQLITE_NOMEM;
+    rollup_batch_reset(&w->rollup);
     for (size_t i = 0; i < b->n_records; i++) {
         const struct rf_record *r = &b->records[i];
         bool inserted = true;
@@ -513,7 +529,9 @@ static int store_batch(struct writer *w, struct writer_job *job, int64_t now,
         job->inserted[i] = inserted;
         per_kind[r->kind] += inserted;
     }
-    return SQLITE_OK;
+    /* the batch's new outcome events, folded by insert_event() */
+    return rollup_batch_write(&w->rollup, dev, w->st[ST_ROLLUP_ATTEMPTS],
+                              w->st[ST_ROLLUP_FAILURES]);
 }
 
 static void fail_job(struct writer_job *job, int status, const char *msg)
@@ -639,36 +657,62 @@ static bool queue_has_work(struct writer *w)
     return busy;
 }
 
-/* Deletes rows older than the retention window in steps of a few thousand
- * rows, each its own transaction, yielding whenever batches are queued.
- * Every call makes at least one step, so a collector that is never idle
- * still ages its data out (one step per housekeeping second).
- * Returns true when it finished, false when it yielded to queued batches. */
+/* What retention deletes: each statement takes ?1 = the cutoff in its own
+ * unit (unit_ms: ms, minutes or days since the epoch) and ?2 = the step. */
+static const struct retention_step {
+    const char *sql;
+    int64_t unit_ms;
+    bool rollup; /* rollup_retention_days, else retention_days */
+} retention_steps[] = {
+    /* the minute matches the events_minute expression index */
+    {"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time / 60000 < ?1 LIMIT ?2)",
+     60000, false},
+    {"DELETE FROM iface_metrics WHERE id IN"
+     " (SELECT id FROM iface_metrics WHERE time < ?1 LIMIT ?2)",
+     1, false},
+    {"DELETE FROM pbk_entries WHERE id IN (SELECT id FROM pbk_entries WHERE time < ?1 LIMIT ?2)",
+     1, false},
+    {"DELETE FROM vpn_policies WHERE id IN"
+     " (SELECT id FROM vpn_policies WHERE time < ?1 LIMIT ?2)",
+     1, false},
+    {"DELETE FROM agent_losses WHERE id IN"
+     " (SELECT id FROM agent_losses WHERE time < ?1 LIMIT ?2)",
+     1, false},
+    {"DELETE FROM batches WHERE (device, uid) IN"
+     " (SELECT device, uid FROM batches WHERE received < ?1 LIMIT ?2)",
+     1, false},
+    /* rollups: the oldest days, along the primary key */
+    {"DELETE FROM rollup_failures WHERE (day, device, connection, code) IN"
+     " (SELECT day, device, connection, code FROM rollup_failures WHERE day < ?1 LIMIT ?2)",
+     ROLLUP_DAY_MS, true},
+    {"DELETE FROM rollup_attempts WHERE day IN"
+     " (SELECT day FROM rollup_attempts WHERE day < ?1 LIMIT ?2)",
+     ROLLUP_DAY_MS, true},
+};
+
+/* Deletes rows older than their retention (raw rows: retention_days;
+ * daily rollups: rollup_retention_days, whole days before the cutoff's) in
+ * steps of a few thousand rows, each its own transaction, yielding whenever
+ * batches are queued. Every call makes at least one step, so a collector
+ * that is never idle still ages its data out (one step per housekeeping
+ * second). Returns true when it finished, false when it yielded to queued
+ * batches. */
 static bool retention_run(struct writer *w)
 {
-    static const char *const deletes[] = {
-        /* ?3 = cutoff minute: matches the events_minute expression index */
-        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time / 60000 < ?3 LIMIT ?2)",
-        "DELETE FROM iface_metrics WHERE id IN"
-        " (SELECT id FROM iface_metrics WHERE time < ?1 LIMIT ?2)",
-        "DELETE FROM pbk_entries WHERE id IN (SELECT id FROM pbk_entries WHERE time < ?1 LIMIT ?2)",
-        "DELETE FROM vpn_policies WHERE id IN"
-        " (SELECT id FROM vpn_policies WHERE time < ?1 LIMIT ?2)",
-        "DELETE FROM agent_losses WHERE id IN"
-        " (SELECT id FROM agent_losses WHERE time < ?1 LIMIT ?2)",
-        "DELETE FROM batches WHERE (device, uid) IN"
-        " (SELECT device, uid FROM batches WHERE received < ?1 LIMIT ?2)",
-    };
-    if (w->cfg.retention_days <= 0)
-        return true;
     bool finished = true;
-    int64_t cutoff = time_now_ms() - (int64_t)w->cfg.retention_days * 86400000;
+    int64_t now = time_now_ms();
     uint64_t total = 0;
     bool stepped = false;
-    for (size_t i = 0; i < sizeof(deletes) / sizeof(deletes[0]) && finished; i++) {
+    for (size_t i = 0; i < sizeof(retention_steps) / sizeof(retention_steps[0]) && finished;
+         i++) {
+        const struct retention_step *rs = &retention_steps[i];
+        int days = rs->rollup ? w->cfg.rollup_retention_days : w->cfg.retention_days;
         sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(w->db, deletes[i], -1, &st, NULL) != SQLITE_OK)
+        if (days <= 0)
             continue;
+        if (sqlite3_prepare_v2(w->db, rs->sql, -1, &st, NULL) != SQLITE_OK)
+            continue;
+        int64_t cutoff = (now - (int64_t)days * 86400000) / rs->unit_ms;
         for (;;) {
             if (stepped && queue_has_work(w)) {
                 finished = false; /* ingest first; the rest waits for the next idle moment */
@@ -676,8 +720,6 @@ static bool retention_run(struct writer *w)
             }
             sqlite3_bind_int64(st, 1, cutoff);
             sqlite3_bind_int(st, 2, RETENTION_STEP_ROWS);
-            if (sqlite3_bind_parameter_count(st) >= 3)
-                sqlite3_bind_int64(st, 3, cutoff / 60000);
             int rc = step_reset(st);
             int changed = sqlite3_changes(w->db);
             if (rc != SQLITE_DONE) {
@@ -693,8 +735,9 @@ static bool retention_run(struct writer *w)
     }
     if (total) {
         metrics_count_retention(total);
-        log_info("retention: deleted %llu rows older than %d days", (unsigned long long)total,
-                 w->cfg.retention_days);
+        log_info("retention: deleted %llu rows (raw rows older than %d days, rollups older"
+                 " than %d days; 0 = kept)",
+                 (unsigned long long)total, w->cfg.retention_days, w->cfg.rollup_retention_days);
     }
     return finished;
 }
@@ -854,6 +897,7 @@ static void writer_free(struct writer *w)
     strmap_free(&w->dict_cache);
     strmap_free(&w->device_cache);
     buf_free(&w->scratch);
+    rollup_batch_free(&w->rollup);
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->cond);
     free(w->db_path);
@@ -883,6 +927,7 @@ int writer_start(const struct writer_config *cfg, struct auth *auth, struct writ
     strmap_init(&w->dict_cache);
     strmap_init(&w->device_cache);
     buf_init(&w->scratch);
+    rollup_batch_init(&w->rollup);
     int rc = store_open(cfg->db_path, STORE_READ_WRITE, &w->db, errbuf, errlen);
     if (rc != RF_OK)
         goto fail;

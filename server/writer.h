@@ -5,9 +5,11 @@
  * HTTP threads parse and validate a batch, then hand it over with
  * writer_submit(); the writer takes every queued batch (up to a record
  * budget) into one transaction (group commit), deduplicates on
- * (device_id, batch_id), commits, then calls each batch's done callback with
- * the outcome. A done callback with status RF_OK means the batch is durable:
- * that is the only moment the collector may answer 200.
+ * (device_id, batch_id) and per device on event record ids, adds the new
+ * outcome events to the daily rollup tables (rollup.h), commits, then calls
+ * each batch's done callback with the outcome. A done callback with status
+ * RF_OK means the batch is durable: that is the only moment the collector
+ * may answer 200.
  *
  * Between groups, and when idle, the writer does housekeeping in small
  * steps that never hold the database for long: retention deletes, token
@@ -34,7 +36,8 @@ struct writer_config {
     size_t queue_batches;     /* queue bound in batches */
     size_t queue_bytes;       /* queue bound in bytes of parsed batches */
     size_t group_records;     /* records per transaction before committing */
-    int retention_days;       /* 0 = keep forever */
+    int retention_days;       /* raw rows; 0 = keep forever */
+    int rollup_retention_days; /* daily rollups; 0 = keep forever */
     int64_t max_db_bytes;     /* 0 = no cap (PRAGMA max_page_count) */
     int retention_interval_s; /* how often retention runs */
     int group_wait_ms;        /* under load, let a small group fill this long (0 = never) */

@@ -20,10 +20,15 @@ export function fmtFactor(x) {
   return x == null ? '—' : `×${Number(x).toFixed(Number(x) < 10 ? 2 : 1)}`;
 }
 
-export const WINDOWS = ['1h', '24h', '7d', '30d'];
-const WINDOW_TEXT = { '1h': 'last hour', '24h': 'last 24 hours', '7d': 'last 7 days', '30d': 'last 30 days' };
+// Windows past the collector's hot horizon (31 days) are whole UTC days read
+// from its daily rollups: their trend buckets must be whole days.
+export const WINDOWS = ['1h', '24h', '7d', '30d', '90d', '180d', '365d'];
+const WINDOW_TEXT = {
+  '1h': 'last hour', '24h': 'last 24 hours', '7d': 'last 7 days', '30d': 'last 30 days',
+  '90d': 'last 90 days', '180d': 'last 180 days', '365d': 'last 365 days',
+};
 /** Trend bucket per window: about 12 to 60 bars. */
-export const BUCKET = { '1h': '5m', '24h': '1h', '7d': '6h', '30d': '1d' };
+export const BUCKET = { '1h': '5m', '24h': '1h', '7d': '6h', '30d': '1d', '90d': '3d', '180d': '7d', '365d': '7d' };
 
 export function windowText(w) {
   return WINDOW_TEXT[w] || `last ${w}`;

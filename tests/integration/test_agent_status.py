@@ -89,6 +89,14 @@ class AgentStatusTest(unittest.TestCase):
         flagged = self.get("/api/v1/devices?finding=agent-spool-drops")
         finding = self.get("/api/v1/findings?rule=agent-spool-drops")["findings"]
         feed = self.get("/api/v1/remediation/agent-spool-drops?device_id=%s" % self.device)
+        # a window past the hot horizon counts the same losses, from agent_losses
+        ov_daily = self.get("/api/v1/overview?window=90d")
+        listed_daily = self.get("/api/v1/devices?dropped=1&window=90d")
+        keys = ("agents_dropping", "dropped_batches", "dropped_records", "rejected_batches")
+        self.assertEqual(ov_daily["resolution"], "1d")
+        self.assertEqual({k: ov_daily[k] for k in keys}, {k: ov[k] for k in keys})
+        self.assertEqual([d["device_id"] for d in listed_daily["devices"]],
+                         [d["device_id"] for d in listed["devices"]])
         return {
             "agent": dev["agent"],
             "open_findings": [f for f in dev["open_findings"] if f["rule"] == "agent-spool-drops"],

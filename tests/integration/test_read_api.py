@@ -14,7 +14,6 @@ uses the device's latest vpn_policy snapshot for the failing event's
 connection ("unknown" when none); os_version/agent_version are the device's
 current values.
 """
-import calendar
 import json
 import os
 import subprocess
@@ -32,12 +31,7 @@ SEED = 7
 IF_TYPES = ["ethernet", "wifi", "vpn", "loopback", "cellular", "other"]
 
 
-def ms(text):
-    """RFC 3339 UTC (as the API writes it) -> epoch ms."""
-    base, frac = text.rstrip("Z"), "0"
-    if "." in base:
-        base, frac = base.split(".", 1)
-    return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) * 1000 + int(frac[:3].ljust(3, "0"))
+ms = h.ms
 
 
 def run_fleetgen(c, *extra):
@@ -47,7 +41,7 @@ def run_fleetgen(c, *extra):
     return p
 
 
-class ReadApiTest(unittest.TestCase):
+class ReadApiTest(h.ReadApiChecks, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.c = h.Collector().start()
@@ -82,54 +76,6 @@ class ReadApiTest(unittest.TestCase):
         log = cls.c.read_log()
         cls.c.cleanup()
         assert rc == 0, "collector did not stop cleanly: %s\n%s" % (rc, log)
-
-    # ---- helpers ----
-    def get(self, path, status=200, token=None):
-        st, body = self.c.get_json(path, token=token or h.ADMIN_TOKEN)
-        self.assertEqual(st, status, "%s: %s" % (path, body))
-        return body
-
-    def window(self, body):
-        return ms(body["from"]), ms(body["to"])
-
-    def sql_outcomes(self, frm, to, code=None):
-        q = ("SELECT count(*), coalesce(sum(event_id = 20227), 0) FROM events"
-             " WHERE event_id IN (20225, 20227) AND time >= ? AND time < ?")
-        attempts, failures = self.c.sql(q, (frm, to))[0]
-        if code is not None:
-            failures = self.c.sql("SELECT count(*) FROM events WHERE event_id = 20227 AND"
-                                  " error_code = ? AND time >= ? AND time < ?",
-                                  (code, frm, to))[0][0]
-        return attempts, failures
-
-    def sql_groups(self, by, frm, to, code=None):
-        key = {
-            "code": "coalesce(e.error_code, 0)",
-            "connection": "c.s",
-            "os_version": "coalesce(d.os_version, 'unknown')",
-            "agent_version": "coalesce(d.agent_version, 'unknown')",
-            "server": "coalesce(sv.s, 'unknown')",
-        }[by]
-        q = ("WITH lp AS (SELECT p.device, p.connection, p.server FROM vpn_policies p"
-             "  WHERE p.time = (SELECT max(q.time) FROM vpn_policies q WHERE q.device = p.device))"
-             " SELECT %s, count(*), count(DISTINCT e.device) FROM events e"
-             " JOIN devices d ON d.id = e.device JOIN dict c ON c.id = e.connection"
-             " LEFT JOIN lp ON lp.device = e.device AND lp.connection = e.connection"
-             " LEFT JOIN dict sv ON sv.id = lp.server"
-             " WHERE e.event_id = 20227 AND e.time >= ? AND e.time < ? %s GROUP BY 1"
-             % (key, "AND e.error_code = ?" if code is not None else ""))
-        args = (frm, to) + ((code,) if code is not None else ())
-        return {(str(k) if by != "code" else k): (n, nd) for k, n, nd in self.c.sql(q, args)}
-
-    def api_groups(self, body, by):
-        out = {}
-        for g in body["groups"]:
-            k = g["code"] if by == "code" else g["key"]
-            self.assertNotIn(k, out, "group %r twice" % (k,))
-            out[k] = (g["failures"], g["devices"])
-        fails = [g["failures"] for g in body["groups"]]
-        self.assertEqual(fails, sorted(fails, reverse=True), "groups not sorted by failures")
-        return out
 
     # ---- overview ----
     def test_overview_matches_sql(self):
@@ -192,46 +138,6 @@ class ReadApiTest(unittest.TestCase):
                          self.sql_groups("connection", *self.window(hx), code=-2146762495))
 
     # ---- trend ----
-    def check_trend(self, query, code=None):
-        body = self.get("/api/v1/trend?" + query)
-        frm, to = self.window(body)
-        bucket = body["bucket_seconds"] * 1000
-        self.assertEqual(body["code"], code)
-        pts = body["points"]
-        self.assertTrue(pts)
-        self.assertLessEqual(ms(pts[0]["t"]), frm)
-        self.assertGreater(ms(pts[0]["t"]) + bucket, frm)
-        self.assertLess(ms(pts[-1]["t"]), to)
-        self.assertGreaterEqual(ms(pts[-1]["t"]) + bucket, to)
-        total_a = total_f = 0
-        for i, p in enumerate(pts):
-            t = ms(p["t"])
-            self.assertEqual(t % bucket, 0, "buckets are aligned to the bucket size")
-            if i:
-                self.assertEqual(t - ms(pts[i - 1]["t"]), bucket)
-            lo, hi = max(t, frm), min(t + bucket, to)
-            self.assertEqual((p["attempts"], p["failures"]), self.sql_outcomes(lo, hi, code),
-                             "%s bucket %s" % (query, p["t"]))
-            total_a += p["attempts"]
-            total_f += p["failures"]
-        self.assertEqual((total_a, total_f), self.sql_outcomes(frm, to, code))
-        # series: the top codes (and "other") per bucket
-        for s in body["series"]:
-            self.assertEqual(len(s["failures"]), len(pts))
-            for p, n in zip(pts, s["failures"]):
-                t = ms(p["t"])
-                lo, hi = max(t, frm), min(t + bucket, to)
-                if s["code"] is None:
-                    top = [x["code"] for x in body["series"] if x["code"] is not None]
-                    want = self.c.sql(
-                        "SELECT count(*) FROM events WHERE event_id = 20227 AND time >= ? AND"
-                        " time < ? AND coalesce(error_code, 0) NOT IN (%s)"
-                        % ",".join(str(int(x)) for x in top), (lo, hi))[0][0]
-                else:
-                    want = self.sql_outcomes(lo, hi, s["code"])[1]
-                self.assertEqual(n, want, "series %s bucket %s" % (s["code"], p["t"]))
-        return body
-
     def test_trend_matches_sql(self):
         body = self.check_trend("bucket=1h&window=24h")
         self.assertIn(len(body["points"]), (24, 25))
@@ -406,7 +312,8 @@ class ReadApiTest(unittest.TestCase):
     # ---- refusals ----
     def test_bad_parameters_are_400(self):
         for path in ("/api/v1/overview?window=abc", "/api/v1/overview?window=0m",
-                     "/api/v1/overview?window=90d", "/api/v1/errors?window=-1h",
+                     "/api/v1/overview?window=401d", "/api/v1/errors?window=-1h",
+                     "/api/v1/trend?window=90d&bucket=1h", "/api/v1/trend?window=90d&bucket=36h",
                      "/api/v1/trend?bucket=0m", "/api/v1/trend?bucket=90s",
                      "/api/v1/trend?bucket=1m&window=30d",
                      "/api/v1/errors?group_by=foo", "/api/v1/devices?limit=-1",

@@ -77,6 +77,7 @@ static void test_defaults(void **state)
     assert_string_equal(c.web_dir, "");
     assert_string_equal(c.admin_token, "");
     assert_int_equal(c.retention_days, 90);
+    assert_int_equal(c.rollup_retention_days, 400);
     assert_int_equal(c.max_body_bytes, RF_DEFAULT_MAX_BODY);
     assert_int_equal(c.max_inflated_bytes, RF_DEFAULT_MAX_INFLATED);
     assert_int_equal(c.max_records, RF_DEFAULT_MAX_RECORDS);
@@ -154,6 +155,8 @@ static uint64_t field_value(const struct config *c, const char *key)
 {
     if (!strcmp(key, "retention_days"))
         return (uint64_t)c->retention_days;
+    if (!strcmp(key, "rollup_retention_days"))
+        return (uint64_t)c->rollup_retention_days;
     if (!strcmp(key, "max_body_bytes"))
         return c->max_body_bytes;
     if (!strcmp(key, "max_inflated_bytes"))
@@ -185,6 +188,8 @@ static void test_numeric_settings(void **state)
         {"retention_days", "0", 0},
         {"retention_days", "365", 365},
         {"retention_days", "36500", 36500},
+        {"rollup_retention_days", "0", 0},
+        {"rollup_retention_days", "730", 730},
         {"max_body_bytes", "1024", 1024},
         {"max_body_bytes", "1073741824", 1ull << 30},
         {"max_inflated_bytes", "2147483648", 1ull << 31},
@@ -229,6 +234,7 @@ static void test_numeric_invalid(void **state)
     } bad[] = {
         {"retention_days", "-1"},     {"retention_days", "36501"}, {"retention_days", "ten"},
         {"retention_days", "10d"},    {"retention_days", ""},      {"max_body_bytes", "1023"},
+        {"rollup_retention_days", "-1"}, {"rollup_retention_days", "36501"},
         {"max_body_bytes", "1073741825"}, {"max_inflated_bytes", "2147483649"},
         {"max_records", "0"},         {"max_records", "1000001"},  {"queue_batches", "0"},
         {"queue_bytes", "1023"},      {"group_records", "0"},      {"threads", "0"},

@@ -99,9 +99,10 @@ static bool object_exists(sqlite3 *db, const char *type, const char *name)
     return yes;
 }
 
-static const char *const TABLES[] = {"meta",         "dict",        "devices",
-                                     "batches",      "events",      "iface_metrics",
-                                     "pbk_entries",  "vpn_policies", "tokens"};
+static const char *const TABLES[] = {"meta",         "dict",         "devices",
+                                     "batches",      "events",       "iface_metrics",
+                                     "pbk_entries",  "vpn_policies", "tokens",
+                                     "rollup_attempts", "rollup_failures"};
 static const char *const INDEXES[] = {"batches_received",     "events_device_record",
                                       "events_minute",        "iface_metrics_device",
                                       "iface_metrics_time",   "pbk_entries_device",
@@ -233,6 +234,72 @@ static void test_upgrade_from_version_1(void **state)
     assert_int_equal(query_int(db, "SELECT count(*) FROM events WHERE time / 60000 < 2"), 1);
     assert_int_equal(store_migrate_to(db, store_schema_version() + 1, err, sizeof(err)),
                      RF_EINVAL);
+    sqlite3_close(db);
+}
+
+/* A database left by schema 2 (no rollups) gets its rollups filled from the
+ * raw events it holds: outcome events only, days split at UTC midnight, a
+ * failure without a code under code 0, a time before 1970 on day 0. */
+static void test_upgrade_from_version_2_fills_rollups(void **state)
+{
+    struct fx *f = *state;
+    sqlite3 *raw = NULL;
+    char err[256] = "";
+    assert_int_equal(sqlite3_open(f->path, &raw), SQLITE_OK);
+    assert_int_equal(store_migrate_to(raw, 2, err, sizeof(err)), RF_OK);
+    assert_false(object_exists(raw, "table", "rollup_failures"));
+    /* day 20412 = 2025-11-20; 1763683199999 is its last millisecond */
+    assert_int_equal(
+        sqlite3_exec(raw,
+                     "INSERT INTO devices VALUES(1,'d1',NULL,NULL,NULL,0,0),"
+                     "(2,'d2',NULL,NULL,NULL,0,0);"
+                     "INSERT INTO events(device,time,received,event_id,record_id,level,user,"
+                     "connection,error_code) VALUES"
+                     "(1,1763683199999,0,20227,1,2,1,7,809),"   /* day 20412 */
+                     "(1,1763683200000,0,20227,2,2,1,7,809),"   /* day 20413 */
+                     "(1,1763683200001,0,20227,3,2,1,7,809),"
+                     "(1,1763683200002,0,20227,4,2,1,8,809),"   /* other connection */
+                     "(1,1763683200003,0,20227,5,2,1,7,NULL),"  /* no code: 0 */
+                     "(2,1763683200004,0,20227,1,2,1,7,809),"
+                     "(1,1763683200005,0,20225,6,4,1,7,NULL),"  /* success */
+                     "(1,1763683200006,0,20226,7,4,1,7,NULL),"  /* not an outcome */
+                     "(1,1763683200007,0,20221,8,4,1,7,NULL),"
+                     "(2,-5000,0,20227,2,2,1,7,691);",          /* before 1970: day 0 */
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(raw);
+    sqlite3 *db = NULL;
+    assert_int_equal(store_open(f->path, STORE_READ_WRITE, &db, err, sizeof(err)), RF_OK);
+    assert_int_equal(query_int(db, "PRAGMA user_version"), store_schema_version());
+    assert_int_equal(query_int(db, "SELECT count(*) FROM rollup_attempts"), 3);
+    assert_int_equal(query_int(db, "SELECT attempts FROM rollup_attempts WHERE day = 20412"), 1);
+    assert_int_equal(query_int(db, "SELECT attempts FROM rollup_attempts WHERE day = 20413"), 6);
+    assert_int_equal(query_int(db, "SELECT attempts FROM rollup_attempts WHERE day = 0"), 1);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM rollup_failures"), 6);
+    assert_int_equal(query_int(db, "SELECT failures FROM rollup_failures WHERE day = 20412"
+                                   " AND device = 1 AND connection = 7 AND code = 809"),
+                     1);
+    assert_int_equal(query_int(db, "SELECT failures FROM rollup_failures WHERE day = 20413"
+                                   " AND device = 1 AND connection = 7 AND code = 809"),
+                     2);
+    assert_int_equal(query_int(db, "SELECT failures FROM rollup_failures WHERE day = 20413"
+                                   " AND device = 1 AND connection = 8 AND code = 809"),
+                     1);
+    assert_int_equal(query_int(db, "SELECT failures FROM rollup_failures WHERE day = 20413"
+                                   " AND device = 1 AND connection = 7 AND code = 0"),
+                     1);
+    assert_int_equal(query_int(db, "SELECT failures FROM rollup_failures WHERE day = 20413"
+                                   " AND device = 2 AND code = 809"),
+                     1);
+    assert_int_equal(query_int(db, "SELECT failures FROM rollup_failures WHERE day = 0"
+                                   " AND device = 2 AND code = 691"),
+                     1);
+    /* the rollups hold every outcome event of the raw table */
+    assert_int_equal(query_int(db, "SELECT sum(attempts) FROM rollup_attempts"),
+                     query_int(db, "SELECT count(*) FROM events"
+                                   " WHERE event_id IN (20225, 20227)"));
+    assert_int_equal(query_int(db, "SELECT sum(failures) FROM rollup_failures"),
+                     query_int(db, "SELECT count(*) FROM events WHERE event_id = 20227"));
     sqlite3_close(db);
 }
 
@@ -412,6 +479,7 @@ int main(void)
         T(test_schema_constraints),
         T(test_reopen_is_noop),
         T(test_upgrade_from_version_1),
+        T(test_upgrade_from_version_2_fills_rollups),
         T(test_newer_version_refused),
         T(test_failed_migration_rolls_back),
         T(test_open_not_a_database),

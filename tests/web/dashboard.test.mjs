@@ -173,6 +173,41 @@ test('the window selector changes the URL and the numbers', { timeout: 60000 }, 
   await done(p);
 });
 
+test('a long window (365d) comes from the daily rollups: numbers equal the API, whole-day buckets', { timeout: 60000 }, async () => {
+  const p = await page();
+  await openView(p, '#/overview?window=30d', 'overview');
+  const month = await eventually(p, 'overview', () => assertKpisMatch(p, '30d'));
+  await p.click('#window-select button[data-window="365d"]');
+  await p.waitForFunction(() => location.hash.includes('window=365d'));
+  await p.waitForSelector('main#view[data-view="overview"][data-state="ready"] .kpis[data-window="365d"]');
+  const year = await eventually(p, 'overview', () => assertKpisMatch(p, '365d'));
+  assert.equal(year.resolution, '1d', 'the API answers 365d per UTC day');
+  assert.ok(year.attempts > month.attempts, `365d attempts (${year.attempts}) above 30d (${month.attempts}): the fleet has history`);
+  assert.equal(await p.getAttribute('#window-select button[data-window="365d"]', 'aria-pressed'), 'true');
+  const sub = await p.textContent('.page-sub');
+  assert.match(sub, /last 365 days/);
+  assert.match(sub, /whole UTC days/, 'the page says the window is cut in whole days');
+  // The trend asks for whole-day buckets (the API refuses shorter ones here)
+  // and draws one bar per bucket of the answer.
+  await p.waitForFunction(() => window.Chart && window.Chart.getChart(document.getElementById('trend-chart')));
+  assert.ok(p.rf.requests.some((u) => /\/api\/v1\/trend\?window=365d&bucket=7d/.test(u)), 'trend in 7-day buckets');
+  const trend = await api('/trend?window=365d&bucket=7d');
+  const bars = await p.evaluate(() => window.Chart.getChart(document.getElementById('trend-chart')).data.labels.length);
+  assert.equal(bars, trend.points.length);
+  assert.equal(trend.points.reduce((a, x) => a + x.failures, 0), year.failures);
+  await shot(p, 'overview-365d');
+  // A top error leads to its devices in the same long window.
+  const first = year.top_errors[0];
+  const link = p.locator('table.top-errors tbody tr').first().locator('a[data-devices-for]');
+  assert.match(await link.getAttribute('href'), /window=365d/);
+  await link.click();
+  await waitRendered(p, 'devices', { state: 'ready' });
+  const list = await api(`/devices?code=${first.code}&window=365d&limit=1`);
+  assert.equal(int(await p.getAttribute('.pager-text', 'data-total')), list.total, 'the list is filtered in the long window');
+  assert.equal(list.total, first.devices, 'the devices of the top error, no more');
+  await done(p);
+});
+
 test('the failure trend is a Chart.js chart with data points and exact numbers on hover', { timeout: 60000 }, async () => {
   const p = await page();
   await openView(p, '#/overview?window=24h', 'overview');

@@ -101,8 +101,10 @@ else
     timeout 300 node "$here/load-fleet.mjs" --url "$url" --token "$admin" --devices 60 --seed 7 --no-baseline \
         --manifest "$tmp/fleet.json"
 fi
+# The hostile device also brings a year of history, so the long windows
+# (90d..365d, read from the collector's daily rollups) differ from 30d.
 timeout 60 node "$here/load-fleet.mjs" --url "$url" --token "$admin" --hostile-only --no-baseline \
-    --seed 11 --manifest "$tmp/hostile.json"
+    --seed 11 --history-days 365 --manifest "$tmp/hostile.json"
 
 status=0
 RF_URL=$url RF_TOKEN=$admin RF_READER_TOKEN=$reader RF_HOSTILE="$tmp/hostile.json" RF_TEST_OUTPUT=$out \

@@ -21,7 +21,8 @@ export function time(t, { ago = true, seconds = false } = {}) {
 
 export function windowRange(data) {
   return h('span.window-range', { title: `${isoTitle(data.from)} – ${isoTitle(data.to)}` },
-    `${windowText(data.window)} · ${fmtTime(data.from)} – ${fmtTime(data.to)}${TZ ? ` ${TZ}` : ''}`);
+    `${windowText(data.window)} · ${fmtTime(data.from)} – ${fmtTime(data.to)}${TZ ? ` ${TZ}` : ''}` +
+    (data.resolution === '1d' ? ' · whole UTC days' : ''));
 }
 
 export function severityBadge(sev) {

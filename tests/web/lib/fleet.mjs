@@ -16,7 +16,10 @@
 //  - device 0 with a hostile hostname `<img src=x onerror=alert(1)>`, and
 //    markup in its messages, user, pbk values and DNS suffix.
 // Event times avoid +-10 minutes around the 1h/24h/7d/30d window edges, so
-// the counts of a window do not change while a test compares them.
+// the counts of a window do not change while a test compares them. With
+// historyDays, each device also has attempts older than the collector's hot
+// horizon (31 days) for the long windows, which the collector reads from its
+// daily rollups (their edges are UTC midnights, which move once a day).
 import { gzipSync } from 'node:zlib';
 
 export const XSS_HOSTNAME = '<img src=x onerror=alert(1)>';
@@ -75,10 +78,10 @@ function message(user, conn, code) {
 }
 
 /**
- * Builds the batches (one per device). opts: devices, seed, now (ms).
- * Returns { batches, manifest }.
+ * Builds the batches (one per device). opts: devices, seed, now (ms),
+ * historyDays (0 = none). Returns { batches, manifest }.
  */
-export function buildFleet({ devices = 60, seed = 7, now = Date.now() } = {}) {
+export function buildFleet({ devices = 60, seed = 7, now = Date.now(), historyDays = 0 } = {}) {
   const r = rng(seed);
   const batches = [];
   const manifest = { seed, devices: [], xss_device: null, inverted_devices: [], spike_code: 13801,
@@ -181,6 +184,10 @@ export function buildFleet({ devices = 60, seed = 7, now = Date.now() } = {}) {
     for (let k = 0; k < nWeek; k++) attempt(safeAge(r, 1450, 10070), pick());
     for (let k = 0; k < nMonth; k++) attempt(safeAge(r, 10090, 40000), pick());
     if (spikeSet.has(i)) for (let k = 0; k < 3; k++) attempt(safeAge(r, 2, 45), 13801);
+    if (historyDays > 32) {
+      const nOld = 6 + Math.floor(r() * 6);
+      for (let k = 0; k < nOld; k++) attempt(safeAge(r, 32 * 1440, historyDays * 1440), pick());
+    }
     records.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
 
     batches.push({ schema: 1, batch_id: `web-${seed}-${i}-${hex(r, 8)}`,
