@@ -38,6 +38,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pg_store.h"
+#include "writer_queue.h"
 #include "pg_tokens.h"
 #include "pgarray.h"
 #include "rasfleet/arena.h"
@@ -61,19 +62,6 @@
 #define PIPELINE_RECORDS 20000
 #define STORE_PARAMS 39
 #define GROUP_ATTEMPTS 3 /* a deadlock with another collector is retried */
-
-struct pg_job {
-    struct rf_batch batch;
-    uint8_t *inserted; /* per record: stored now (1) or already there (0) */
-    size_t bytes;
-    writer_done_fn done;
-    void *arg;
-    struct pg_job *next;
-    struct writer_result res;
-    int64_t queued_ns;
-    bool created_device;
-    bool unsent; /* could not be encoded; failed without a round trip */
-};
 
 enum stmt_id { P_DICT_PUT, P_DICT_GET, P_DEVICE, P_STORE, P_COUNT };
 
@@ -142,16 +130,11 @@ struct pg_writer {
     void *hook_arg;
 
     pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct pg_job *head, *tail; /* queue, guarded by lock */
-    size_t depth, bytes;        /* guarded by lock */
-    size_t queued_records;      /* guarded by lock */
-    bool stopping;              /* guarded by lock */
-    bool healthy;               /* guarded by lock */
-    int64_t devices_known;      /* guarded by lock */
-    size_t cache_bytes;         /* guarded by lock */
-    int64_t database_bytes;     /* guarded by lock */
+    struct writer_queue q;  /* its lock also guards the four below */
+    bool healthy;           /* guarded by q.lock */
+    int64_t devices_known;  /* guarded by q.lock */
+    size_t cache_bytes;     /* guarded by q.lock */
+    int64_t database_bytes; /* guarded by q.lock */
 
     /* writer-thread state */
     PGconn *conn; /* NULL while disconnected */
@@ -170,9 +153,9 @@ struct pg_writer {
 
 static void set_health(struct pg_writer *w, bool healthy)
 {
-    pthread_mutex_lock(&w->lock);
+    pthread_mutex_lock(&w->q.lock);
     w->healthy = healthy;
-    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_unlock(&w->q.lock);
 }
 
 static void disconnect(struct pg_writer *w)
@@ -217,12 +200,12 @@ static void refresh_stats(struct pg_writer *w)
         devices = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     int64_t size = pg_store_database_bytes(w->conn);
-    pthread_mutex_lock(&w->lock);
+    pthread_mutex_lock(&w->q.lock);
     if (devices >= 0)
         w->devices_known = devices;
     if (size >= 0)
         w->database_bytes = size;
-    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_unlock(&w->q.lock);
 }
 
 /* 0 (no string) is stored as NULL where the column allows it. */
@@ -360,7 +343,7 @@ static int want_string(struct pg_writer *w, struct strvec *sv, struct rf_arena *
 }
 
 /* Every dictionary string of the group that is not cached yet. */
-static int collect_strings(struct pg_writer *w, struct pg_job *const *jobs, size_t n,
+static int collect_strings(struct pg_writer *w, struct writer_job *const *jobs, size_t n,
                            struct strvec *sv, struct rf_arena *a)
 {
     int rc = RF_OK;
@@ -402,7 +385,7 @@ static int collect_strings(struct pg_writer *w, struct pg_job *const *jobs, size
 /* Inserts the group's new strings (one short transaction of its own, in
  * hash order so that two collectors never wait on each other in a cycle)
  * and caches every id. */
-static int resolve_dict(struct pg_writer *w, struct pg_job *const *jobs, size_t n)
+static int resolve_dict(struct pg_writer *w, struct writer_job *const *jobs, size_t n)
 {
     struct strvec sv = {0};
     struct rf_arena a;
@@ -562,7 +545,7 @@ static int add_record(struct pg_writer *w, const struct rf_record *r)
 }
 
 /* Queues SAVEPOINT, device, store, RELEASE and a Sync for one batch. */
-static int send_batch(struct pg_writer *w, struct pg_job *j, const char *now_text)
+static int send_batch(struct pg_writer *w, struct writer_job *j, const char *now_text)
 {
     const struct rf_batch *b = &j->batch;
     const struct rf_agent_info *a = &b->agent;
@@ -601,7 +584,7 @@ static int cmp_i64(const void *a, const void *b)
 
 /* inserted[] from P_STORE's answer: every record is new unless the answer
  * lists the event record ids that were (fewer than the batch's events). */
-static int fill_inserted(struct pg_job *j, PGresult *r)
+static int fill_inserted(struct writer_job *j, PGresult *r)
 {
     const struct rf_batch *b = &j->batch;
     free(j->inserted);
@@ -649,7 +632,7 @@ static int fill_inserted(struct pg_job *j, PGresult *r)
 }
 
 /* Reads one batch's results: SAVEPOINT, device, store, RELEASE, Sync. */
-static int read_batch(struct pg_writer *w, struct pg_job *j)
+static int read_batch(struct pg_writer *w, struct writer_job *j)
 {
     PGresult *dev = NULL, *store = NULL;
     int rc = RF_OK, index = 0;
@@ -711,14 +694,14 @@ static int recover_after(struct pg_writer *w, size_t in_flight)
     return rc == RF_OK ? RF_OK : RF_ESTORAGE;
 }
 
-static void fail_job(struct pg_job *j, int status, const char *msg)
+static void fail_job(struct writer_job *j, int status, const char *msg)
 {
     j->res.status = status;
     j->res.duplicate = false;
     snprintf(j->res.message, sizeof(j->res.message), "%s", msg);
 }
 
-static size_t job_records(const struct pg_job *j)
+static size_t job_records(const struct writer_job *j)
 {
     return j->batch.n_records ? j->batch.n_records : 1;
 }
@@ -726,7 +709,7 @@ static size_t job_records(const struct pg_job *j)
 /* Sends and reads every batch of jobs[] inside the open transaction, at
  * most PIPELINE_BATCHES / PIPELINE_RECORDS in flight. A batch refused for
  * its own reason is failed alone and the ones sent after it again. */
-static int store_batches(struct pg_writer *w, struct pg_job **jobs, size_t n, int64_t now)
+static int store_batches(struct pg_writer *w, struct writer_job **jobs, size_t n, int64_t now)
 {
     char now_text[24];
     snprintf(now_text, sizeof(now_text), "%" PRId64, now);
@@ -735,7 +718,7 @@ static int store_batches(struct pg_writer *w, struct pg_job **jobs, size_t n, in
         while (sent < n && (in_flight == 0 || (in_flight < PIPELINE_BATCHES &&
                                                flight_records + job_records(jobs[sent]) <=
                                                    PIPELINE_RECORDS))) {
-            struct pg_job *j = jobs[sent++];
+            struct writer_job *j = jobs[sent++];
             int rc = send_batch(w, j, now_text);
             if (rc == RF_ESTORAGE)
                 return rc;
@@ -749,7 +732,7 @@ static int store_batches(struct pg_writer *w, struct pg_job **jobs, size_t n, in
             in_flight++;
             flight_records += job_records(j);
         }
-        struct pg_job *j = jobs[done++];
+        struct writer_job *j = jobs[done++];
         if (j->unsent)
             continue;
         int rc = read_batch(w, j);
@@ -772,14 +755,14 @@ static int store_batches(struct pg_writer *w, struct pg_job **jobs, size_t n, in
 
 static int cmp_job(const void *a, const void *b)
 {
-    const struct pg_job *x = *(const struct pg_job *const *)a, *y = *(const struct pg_job *const *)b;
+    const struct writer_job *x = *(const struct writer_job *const *)a, *y = *(const struct writer_job *const *)b;
     int c = strcmp(x->batch.agent.device_id, y->batch.agent.device_id);
     return c ? c : strcmp(x->batch.batch_id, y->batch.batch_id);
 }
 
 /* One attempt at the whole group: RF_OK (committed; jobs carry their own
  * results) or RF_ESTORAGE (nothing committed; w->err says why). */
-static int write_group(struct pg_writer *w, struct pg_job **jobs, size_t n, int64_t now)
+static int write_group(struct pg_writer *w, struct writer_job **jobs, size_t n, int64_t now)
 {
     char err[sizeof(w->err)];
     if (!w->conn && connect_db(w, err, sizeof(err)) != RF_OK) {
@@ -819,12 +802,12 @@ static int write_group(struct pg_writer *w, struct pg_job **jobs, size_t n, int6
     return RF_OK;
 }
 
-static void call_hook(struct pg_writer *w, struct pg_job *group, int64_t now)
+static void call_hook(struct pg_writer *w, struct writer_job *group, int64_t now)
 {
     const struct rf_batch *stored[GROUP_BATCHES_MAX];
     const uint8_t *inserted[GROUP_BATCHES_MAX];
     size_t n = 0;
-    for (struct pg_job *j = group; j; j = j->next) {
+    for (struct writer_job *j = group; j; j = j->next) {
         if (j->res.status == RF_OK && !j->res.duplicate) {
             inserted[n] = j->inserted;
             stored[n++] = &j->batch;
@@ -834,12 +817,12 @@ static void call_hook(struct pg_writer *w, struct pg_job *group, int64_t now)
         w->hook(w->hook_arg, stored, inserted, n, now);
 }
 
-static void process_group(struct pg_writer *w, struct pg_job *group)
+static void process_group(struct pg_writer *w, struct writer_job *group)
 {
     int64_t t0 = time_mono_ns(), now = time_now_ms();
-    struct pg_job *jobs[GROUP_BATCHES_MAX];
+    struct writer_job *jobs[GROUP_BATCHES_MAX];
     size_t n = 0;
-    for (struct pg_job *j = group; j && n < GROUP_BATCHES_MAX; j = j->next)
+    for (struct writer_job *j = group; j && n < GROUP_BATCHES_MAX; j = j->next)
         jobs[n++] = j;
     qsort(jobs, n, sizeof(*jobs), cmp_job);
     int rc = RF_ESTORAGE;
@@ -861,7 +844,7 @@ static void process_group(struct pg_writer *w, struct pg_job *group)
     size_t n_records = 0;
     int64_t new_devices = 0;
     for (size_t i = 0; i < n; i++) {
-        struct pg_job *j = jobs[i];
+        struct writer_job *j = jobs[i];
         if (j->res.status != RF_OK)
             continue;
         metrics_count_batch(j->res.duplicate);
@@ -875,36 +858,16 @@ static void process_group(struct pg_writer *w, struct pg_job *group)
     metrics_observe_commit((double)(time_mono_ns() - t0) / 1e9, n, n_records);
     for (int k = 0; k < RF_KIND_COUNT; k++)
         metrics_count_records((enum rf_kind)k, kinds[k]);
-    pthread_mutex_lock(&w->lock);
+    pthread_mutex_lock(&w->q.lock);
     w->healthy = true;
     w->devices_known += new_devices;
     w->cache_bytes = strmap_bytes(&w->dict_cache);
-    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_unlock(&w->q.lock);
     if (w->hook)
         call_hook(w, group, now);
 }
 
-static void finish_group(struct pg_job *group)
-{
-    while (group) {
-        struct pg_job *next = group->next;
-        group->done(group->arg, &group->res);
-        rf_batch_free(&group->batch);
-        free(group->inserted);
-        free(group);
-        group = next;
-    }
-}
-
 /* ---- housekeeping ---- */
-
-static bool queue_has_work(struct pg_writer *w)
-{
-    pthread_mutex_lock(&w->lock);
-    bool busy = w->head != NULL;
-    pthread_mutex_unlock(&w->lock);
-    return busy;
-}
 
 /* Deletes rows older than the retention window, RETENTION_STEP_ROWS per
  * statement (each its own transaction), yielding to queued batches after
@@ -935,7 +898,7 @@ static bool retention_run(struct pg_writer *w)
     uint64_t total = 0;
     for (size_t i = 0; i < sizeof(deletes) / sizeof(deletes[0]) && finished; i++) {
         for (;;) {
-            if (stepped && queue_has_work(w)) {
+            if (stepped && writer_queue_has_work(&w->q)) {
                 finished = false;
                 break;
             }
@@ -985,9 +948,9 @@ static void health_probe(struct pg_writer *w)
 static void housekeeping(struct pg_writer *w)
 {
     int64_t now = time_now_ms();
-    pthread_mutex_lock(&w->lock);
+    pthread_mutex_lock(&w->q.lock);
     bool healthy = w->healthy;
-    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_unlock(&w->q.lock);
     if (!healthy || !w->conn) {
         if (now >= w->next_probe_ms) {
             health_probe(w);
@@ -1011,73 +974,23 @@ static void housekeeping(struct pg_writer *w)
     }
 }
 
-/* ---- thread and queue (the same policy as writer.c) ---- */
+/* ---- thread (the loop and queue policy of writer_queue.c) ---- */
 
-static struct pg_job *take_group(struct pg_writer *w)
+static void process_group_of(void *owner, struct writer_job *group)
 {
-    while (!w->stopping && w->queued_records < w->cfg.group_records / 4 &&
-           w->cfg.group_wait_ms > 0) {
-        int64_t left = (int64_t)w->cfg.group_wait_ms * 1000000 -
-                       (time_mono_ns() - w->head->queued_ns);
-        if (left <= 0 || w->depth < 2)
-            break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += left > 1000000 ? 1000000 : left;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&w->cond, &w->lock, &ts);
-    }
-    struct pg_job *group = w->head, *last = w->head;
-    size_t records = last->batch.n_records, n = 1;
-    while (last->next && n < GROUP_BATCHES_MAX &&
-           records + last->next->batch.n_records <= w->cfg.group_records) {
-        last = last->next;
-        records += last->batch.n_records;
-        n++;
-    }
-    w->head = last->next;
-    if (!w->head)
-        w->tail = NULL;
-    last->next = NULL;
-    for (struct pg_job *j = group; j; j = j->next) {
-        w->depth--;
-        w->bytes -= j->bytes;
-        w->queued_records -= j->batch.n_records;
-    }
-    return group;
+    process_group(owner, group);
+}
+
+static void housekeeping_of(void *owner)
+{
+    housekeeping(owner);
 }
 
 static void *writer_main(void *arg)
 {
+    static const struct writer_queue_ops ops = {process_group_of, housekeeping_of};
     struct pg_writer *w = arg;
-    int64_t next_housekeeping = 0;
-    for (;;) {
-        pthread_mutex_lock(&w->lock);
-        while (!w->head && !w->stopping) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 1;
-            if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) != 0 && !w->head) {
-                pthread_mutex_unlock(&w->lock);
-                housekeeping(w);
-                next_housekeeping = time_now_ms() + 1000;
-                pthread_mutex_lock(&w->lock);
-            }
-        }
-        if (!w->head && w->stopping) {
-            pthread_mutex_unlock(&w->lock);
-            break;
-        }
-        struct pg_job *group = take_group(w);
-        pthread_mutex_unlock(&w->lock);
-        process_group(w, group);
-        finish_group(group);
-        if (time_now_ms() >= next_housekeeping) { /* a busy collector still ages data out */
-            housekeeping(w);
-            next_housekeeping = time_now_ms() + 1000;
-        }
-    }
+    writer_queue_run(&w->q, &ops, w);
     return NULL;
 }
 
@@ -1090,8 +1003,7 @@ static void writer_free(struct pg_writer *w)
     for (int i = 0; i < C_COUNT; i++)
         buf_free(&w->col[i]);
     buf_free(&w->scratch);
-    pthread_mutex_destroy(&w->lock);
-    pthread_cond_destroy(&w->cond);
+    writer_queue_destroy(&w->q);
     free(w->url);
     free(w);
 }
@@ -1106,8 +1018,7 @@ int pg_writer_start(const struct writer_config *cfg, struct auth *auth, struct p
     w->cfg = *cfg;
     w->auth = auth;
     w->healthy = true;
-    pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->cond, NULL);
+    writer_queue_init(&w->q, cfg, GROUP_BATCHES_MAX);
     strmap_init(&w->dict_cache);
     for (int i = 0; i < C_COUNT; i++)
         buf_init(&w->col[i]);
@@ -1146,61 +1057,25 @@ void pg_writer_set_commit_hook(struct pg_writer *w, writer_commit_hook_fn fn, vo
 int pg_writer_submit(struct pg_writer *w, struct rf_batch *batch, size_t bytes,
                      writer_done_fn done, void *arg)
 {
-    struct pg_job *job = calloc(1, sizeof(*job));
-    if (!job)
-        return RF_ENOMEM;
-    pthread_mutex_lock(&w->lock);
-    int rc = RF_OK;
-    if (w->stopping)
-        rc = RF_ESTOPPED;
-    else if (w->depth >= w->cfg.queue_batches ||
-             (w->depth > 0 && w->bytes + bytes > w->cfg.queue_bytes))
-        rc = RF_EBUSY;
-    if (rc != RF_OK) {
-        pthread_mutex_unlock(&w->lock);
-        free(job);
-        return rc;
-    }
-    job->batch = *batch;
-    job->queued_ns = time_mono_ns();
-    rf_batch_init(batch);
-    job->bytes = bytes;
-    job->done = done;
-    job->arg = arg;
-    if (w->tail)
-        w->tail->next = job;
-    else
-        w->head = job;
-    w->tail = job;
-    w->depth++;
-    w->bytes += bytes;
-    w->queued_records += job->batch.n_records;
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&w->lock);
-    return RF_OK;
+    return writer_queue_submit(&w->q, batch, bytes, done, arg);
 }
 
 void pg_writer_get_stats(struct pg_writer *w, struct writer_stats *out)
 {
-    pthread_mutex_lock(&w->lock);
-    out->queue_depth = w->depth;
-    out->queue_capacity = w->cfg.queue_batches;
-    out->queue_bytes = w->bytes;
+    pthread_mutex_lock(&w->q.lock);
+    writer_queue_stats_locked(&w->q, out);
     out->healthy = w->healthy;
     out->devices_known = w->devices_known;
     out->cache_bytes = w->cache_bytes;
     out->database_bytes = w->database_bytes;
-    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_unlock(&w->q.lock);
 }
 
 void pg_writer_stop(struct pg_writer *w)
 {
     if (!w)
         return;
-    pthread_mutex_lock(&w->lock);
-    w->stopping = true;
-    pthread_cond_broadcast(&w->cond);
-    pthread_mutex_unlock(&w->lock);
+    writer_queue_stop(&w->q);
     pthread_join(w->thread, NULL);
     writer_free(w);
 }

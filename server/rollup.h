@@ -1,5 +1,5 @@
 /*
- * rollup.h - the daily rollup tables (schema migration 3): what a row
+ * rollup.h - the daily rollup tables (schema migration 4): what a row
  * means, folding a batch's outcome events into a few rows for the writer,
  * and reading a range of days back for the API's windows past the hot
  * horizon.

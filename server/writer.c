@@ -29,6 +29,7 @@
 #include "store.h"
 #include "strmap.h"
 #include "timeutil.h"
+#include "writer_queue.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -39,17 +40,7 @@
 #define DICT_CACHE_MAX 2000000
 #define DEVICE_CACHE_MAX 1000000
 #define RETENTION_STEP_ROWS 2000
-
-struct writer_job {
-    struct rf_batch batch;
-    uint8_t *inserted; /* per record: stored now (1) or already there (0) */
-    size_t bytes;
-    writer_done_fn done;
-    void *arg;
-    struct writer_job *next;
-    struct writer_result res;
-    int64_t queued_ns; /* when it entered the queue (monotonic) */
-};
+#define GROUP_BATCHES_MAX 512
 
 enum stmt_id {
     ST_BEGIN,
@@ -138,15 +129,10 @@ struct writer {
     struct checkpointer *checkpointer;
 
     pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct writer_job *head, *tail; /* queue, guarded by lock */
-    size_t depth, bytes;            /* guarded by lock */
-    size_t queued_records;          /* guarded by lock */
-    bool stopping;                  /* guarded by lock */
-    bool healthy;                   /* guarded by lock */
-    int64_t devices_known;          /* guarded by lock */
-    size_t cache_bytes;             /* guarded by lock */
+    struct writer_queue q;  /* its lock also guards the three below */
+    bool healthy;           /* guarded by q.lock */
+    int64_t devices_known;  /* guarded by q.lock */
+    size_t cache_bytes;     /* guarded by q.lock */
 
     /* writer-thread state */
     struct strmap dict_cache;
@@ -161,9 +147,9 @@ struct writer {
 
 static void set_health(struct writer *w, bool healthy)
 {
-    pthread_mutex_lock(&w->lock);
+    pthread_mutex_lock(&w->q.lock);
     w->healthy = healthy;
-    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_unlock(&w->q.lock);
 }
 
 static int step_reset(sqlite3_stmt *st)
@@ -595,11 +581,11 @@ static void process_group(struct writer *w, struct writer_job *group)
     metrics_observe_commit((double)(time_mono_ns() - t0) / 1e9, n_jobs, n_records);
     for (int k = 0; k < RF_KIND_COUNT; k++)
         metrics_count_records((enum rf_kind)k, group_kind[k]);
-    pthread_mutex_lock(&w->lock);
+    pthread_mutex_lock(&w->q.lock);
     w->healthy = true;
     w->devices_known += new_devices;
     w->cache_bytes = strmap_bytes(&w->dict_cache) + strmap_bytes(&w->device_cache);
-    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_unlock(&w->q.lock);
     if (w->hook) {
         const struct rf_batch *stored[512];
         const uint8_t *inserted[512];
@@ -630,31 +616,11 @@ failed:
         fail_job(j, RF_ESTORAGE, err);
 }
 
-static void finish_group(struct writer_job *group)
-{
-    while (group) {
-        struct writer_job *next = group->next;
-        group->done(group->arg, &group->res);
-        rf_batch_free(&group->batch);
-        free(group->inserted);
-        free(group);
-        group = next;
-    }
-}
-
 /* ---- housekeeping ---- */
 
 static int exec_simple(sqlite3 *db, const char *sql)
 {
     return sqlite3_exec(db, sql, NULL, NULL, NULL);
-}
-
-static bool queue_has_work(struct writer *w)
-{
-    pthread_mutex_lock(&w->lock);
-    bool busy = w->head != NULL;
-    pthread_mutex_unlock(&w->lock);
-    return busy;
 }
 
 /* What retention deletes: each statement takes ?1 = the cutoff in its own
@@ -714,7 +680,7 @@ static bool retention_run(struct writer *w)
             continue;
         int64_t cutoff = (now - (int64_t)days * 86400000) / rs->unit_ms;
         for (;;) {
-            if (stepped && queue_has_work(w)) {
+            if (stepped && writer_queue_has_work(&w->q)) {
                 finished = false; /* ingest first; the rest waits for the next idle moment */
                 break;
             }
@@ -779,9 +745,9 @@ static void housekeeping(struct writer *w)
 {
     int64_t now = time_now_ms();
     bool healthy;
-    pthread_mutex_lock(&w->lock);
+    pthread_mutex_lock(&w->q.lock);
     healthy = w->healthy;
-    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_unlock(&w->q.lock);
     if (now >= w->next_token_check_ms) {
         check_tokens(w);
         w->next_token_check_ms = now + 1000;
@@ -798,65 +764,21 @@ static void housekeeping(struct writer *w)
     }
 }
 
+static void process_group_of(void *owner, struct writer_job *group)
+{
+    process_group(owner, group);
+}
+
+static void housekeeping_of(void *owner)
+{
+    housekeeping(owner);
+}
+
 static void *writer_main(void *arg)
 {
+    static const struct writer_queue_ops ops = {process_group_of, housekeeping_of};
     struct writer *w = arg;
-    for (;;) {
-        pthread_mutex_lock(&w->lock);
-        while (!w->head && !w->stopping) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 1;
-            if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) != 0 && !w->head) {
-                pthread_mutex_unlock(&w->lock);
-                housekeeping(w);
-                pthread_mutex_lock(&w->lock);
-            }
-        }
-        if (!w->head && w->stopping) {
-            pthread_mutex_unlock(&w->lock);
-            break;
-        }
-        /* Group commit works best with big groups: every commit rewrites the
-         * index pages it dirtied. Under load, let a small group fill for a
-         * few milliseconds (bounded by group_wait_ms from its oldest batch);
-         * an idle collector still commits at once, since nothing arrives. */
-        while (!w->stopping && w->queued_records < w->cfg.group_records / 4 &&
-               w->cfg.group_wait_ms > 0) {
-            int64_t waited = time_mono_ns() - w->head->queued_ns;
-            int64_t left = (int64_t)w->cfg.group_wait_ms * 1000000 - waited;
-            if (left <= 0 || w->depth < 2)
-                break;
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += left > 1000000 ? 1000000 : left;
-            ts.tv_sec += ts.tv_nsec / 1000000000L;
-            ts.tv_nsec %= 1000000000L;
-            pthread_cond_timedwait(&w->cond, &w->lock, &ts);
-        }
-        /* Take a group: whole batches up to the record budget. */
-        struct writer_job *group = w->head, *last = w->head;
-        size_t records = last->batch.n_records, n = 1;
-        while (last->next && n < 512 && records + last->next->batch.n_records <= w->cfg.group_records) {
-            last = last->next;
-            records += last->batch.n_records;
-            n++;
-        }
-        w->head = last->next;
-        if (!w->head)
-            w->tail = NULL;
-        last->next = NULL;
-        for (struct writer_job *j = group; j; j = j->next) {
-            w->depth--;
-            w->bytes -= j->bytes;
-            w->queued_records -= j->batch.n_records;
-        }
-        pthread_mutex_unlock(&w->lock);
-        process_group(w, group);
-        finish_group(group);
-        if (time_now_ms() >= w->next_token_check_ms)
-            housekeeping(w);
-    }
+    writer_queue_run(&w->q, &ops, w);
     return NULL;
 }
 
@@ -898,8 +820,7 @@ static void writer_free(struct writer *w)
     strmap_free(&w->device_cache);
     buf_free(&w->scratch);
     rollup_batch_free(&w->rollup);
-    pthread_mutex_destroy(&w->lock);
-    pthread_cond_destroy(&w->cond);
+    writer_queue_destroy(&w->q);
     free(w->db_path);
     free(w);
 }
@@ -922,8 +843,7 @@ int writer_start(const struct writer_config *cfg, struct auth *auth, struct writ
     w->db_path = strdup(cfg->db_path);
     w->auth = auth;
     w->healthy = true;
-    pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->cond, NULL);
+    writer_queue_init(&w->q, cfg, GROUP_BATCHES_MAX);
     strmap_init(&w->dict_cache);
     strmap_init(&w->device_cache);
     buf_init(&w->scratch);
@@ -981,38 +901,7 @@ int writer_submit(struct writer *w, struct rf_batch *batch, size_t bytes, writer
 {
     if (w->pg)
         return pg_writer_submit(w->pg, batch, bytes, done, arg);
-    struct writer_job *job = calloc(1, sizeof(*job));
-    if (!job)
-        return RF_ENOMEM;
-    pthread_mutex_lock(&w->lock);
-    int rc = RF_OK;
-    if (w->stopping)
-        rc = RF_ESTOPPED;
-    else if (w->depth >= w->cfg.queue_batches ||
-             (w->depth > 0 && w->bytes + bytes > w->cfg.queue_bytes))
-        rc = RF_EBUSY;
-    if (rc != RF_OK) {
-        pthread_mutex_unlock(&w->lock);
-        free(job);
-        return rc;
-    }
-    job->batch = *batch;
-    job->queued_ns = time_mono_ns();
-    rf_batch_init(batch);
-    job->bytes = bytes;
-    job->done = done;
-    job->arg = arg;
-    if (w->tail)
-        w->tail->next = job;
-    else
-        w->head = job;
-    w->tail = job;
-    w->depth++;
-    w->bytes += bytes;
-    w->queued_records += job->batch.n_records;
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&w->lock);
-    return RF_OK;
+    return writer_queue_submit(&w->q, batch, bytes, done, arg);
 }
 
 void writer_get_stats(struct writer *w, struct writer_stats *out)
@@ -1021,14 +910,12 @@ void writer_get_stats(struct writer *w, struct writer_stats *out)
         pg_writer_get_stats(w->pg, out);
         return;
     }
-    pthread_mutex_lock(&w->lock);
-    out->queue_depth = w->depth;
-    out->queue_capacity = w->cfg.queue_batches;
-    out->queue_bytes = w->bytes;
+    pthread_mutex_lock(&w->q.lock);
+    writer_queue_stats_locked(&w->q, out);
     out->healthy = w->healthy;
     out->devices_known = w->devices_known;
     out->cache_bytes = w->cache_bytes;
-    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_unlock(&w->q.lock);
 }
 
 void writer_stop(struct writer *w)
@@ -1040,10 +927,7 @@ void writer_stop(struct writer *w)
         free(w);
         return;
     }
-    pthread_mutex_lock(&w->lock);
-    w->stopping = true;
-    pthread_cond_broadcast(&w->cond);
-    pthread_mutex_unlock(&w->lock);
+    writer_queue_stop(&w->q);
     pthread_join(w->thread, NULL);
     checkpointer_stop(w->checkpointer);
     w->checkpointer = NULL;

@@ -1,0 +1,166 @@
+/*
+ * writer_queue.c - the writer threads' bounded queue and loop. See
+ * writer_queue.h.
+ */
+#include "writer_queue.h"
+#include "rasfleet/result.h"
+#include "timeutil.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+void writer_queue_init(struct writer_queue *q, const struct writer_config *cfg,
+                       size_t group_batches)
+{
+    *q = (struct writer_queue){.max_batches = cfg->queue_batches,
+                               .max_bytes = cfg->queue_bytes,
+                               .group_records = cfg->group_records,
+                               .group_batches = group_batches,
+                               .group_wait_ms =
+                                   cfg->group_wait_ms > 0 ? (unsigned)cfg->group_wait_ms : 0};
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->cond, NULL);
+}
+
+void writer_queue_destroy(struct writer_queue *q)
+{
+    pthread_mutex_destroy(&q->lock);
+    pthread_cond_destroy(&q->cond);
+}
+
+int writer_queue_submit(struct writer_queue *q, struct rf_batch *batch, size_t bytes,
+                        writer_done_fn done, void *arg)
+{
+    struct writer_job *job = calloc(1, sizeof(*job));
+    if (!job)
+        return RF_ENOMEM;
+    pthread_mutex_lock(&q->lock);
+    int rc = RF_OK;
+    if (q->stopping)
+        rc = RF_ESTOPPED;
+    else if (q->depth >= q->max_batches || (q->depth > 0 && q->bytes + bytes > q->max_bytes))
+        rc = RF_EBUSY;
+    if (rc != RF_OK) {
+        pthread_mutex_unlock(&q->lock);
+        free(job);
+        return rc;
+    }
+    job->batch = *batch;
+    job->queued_ns = time_mono_ns();
+    rf_batch_init(batch);
+    job->bytes = bytes;
+    job->done = done;
+    job->arg = arg;
+    if (q->tail)
+        q->tail->next = job;
+    else
+        q->head = job;
+    q->tail = job;
+    q->depth++;
+    q->bytes += bytes;
+    q->queued_records += job->batch.n_records;
+    pthread_cond_signal(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+    return RF_OK;
+}
+
+bool writer_queue_has_work(struct writer_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    bool busy = q->head != NULL;
+    pthread_mutex_unlock(&q->lock);
+    return busy;
+}
+
+void writer_queue_stats_locked(const struct writer_queue *q, struct writer_stats *out)
+{
+    out->queue_depth = q->depth;
+    out->queue_capacity = q->max_batches;
+    out->queue_bytes = q->bytes;
+}
+
+void writer_queue_stop(struct writer_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->stopping = true;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* With the lock held and a batch queued: lets a small group fill under
+ * load, then detaches whole batches up to the group bounds. */
+static struct writer_job *take_group_locked(struct writer_queue *q)
+{
+    while (!q->stopping && q->queued_records < q->group_records / 4 && q->group_wait_ms > 0) {
+        int64_t left = (int64_t)q->group_wait_ms * 1000000 - (time_mono_ns() - q->head->queued_ns);
+        if (left <= 0 || q->depth < 2)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += left > 1000000 ? 1000000 : left;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&q->cond, &q->lock, &ts);
+    }
+    struct writer_job *group = q->head, *last = q->head;
+    size_t records = last->batch.n_records, n = 1;
+    while (last->next && n < q->group_batches &&
+           records + last->next->batch.n_records <= q->group_records) {
+        last = last->next;
+        records += last->batch.n_records;
+        n++;
+    }
+    q->head = last->next;
+    if (!q->head)
+        q->tail = NULL;
+    last->next = NULL;
+    for (struct writer_job *j = group; j; j = j->next) {
+        q->depth--;
+        q->bytes -= j->bytes;
+        q->queued_records -= j->batch.n_records;
+    }
+    return group;
+}
+
+static void finish_group(struct writer_job *group)
+{
+    while (group) {
+        struct writer_job *next = group->next;
+        group->done(group->arg, &group->res);
+        rf_batch_free(&group->batch);
+        free(group->inserted);
+        free(group);
+        group = next;
+    }
+}
+
+void writer_queue_run(struct writer_queue *q, const struct writer_queue_ops *ops, void *owner)
+{
+    int64_t next_housekeeping = time_now_ms() + 1000;
+    for (;;) {
+        pthread_mutex_lock(&q->lock);
+        while (!q->head && !q->stopping) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            if (pthread_cond_timedwait(&q->cond, &q->lock, &ts) != 0 && !q->head) {
+                pthread_mutex_unlock(&q->lock);
+                ops->housekeeping(owner);
+                next_housekeeping = time_now_ms() + 1000;
+                pthread_mutex_lock(&q->lock);
+            }
+        }
+        if (!q->head && q->stopping) {
+            pthread_mutex_unlock(&q->lock);
+            break;
+        }
+        struct writer_job *group = take_group_locked(q);
+        pthread_mutex_unlock(&q->lock);
+        ops->process(owner, group);
+        finish_group(group);
+        if (time_now_ms() >= next_housekeeping) { /* a busy collector still ages data out */
+            ops->housekeeping(owner);
+            next_housekeeping = time_now_ms() + 1000;
+        }
+    }
+}

@@ -1,0 +1,85 @@
+/*
+ * writer_queue.h - the bounded queue in front of a storage writer thread,
+ * and the thread's loop: both storage backends (writer.c on SQLite,
+ * pg_writer.c on PostgreSQL) take batches the same way.
+ *
+ * Policy:
+ * - submit refuses (RF_EBUSY: 503 queue_full) past queue_batches batches,
+ *   or past queue_bytes once at least one batch waits (a single batch
+ *   larger than the bound is still taken), and after stop (RF_ESTOPPED);
+ * - the thread takes whole batches up to group_records records and
+ *   group_batches batches per group; under load a small group may wait up
+ *   to group_wait_ms from its oldest batch to fill (every commit rewrites
+ *   the index pages it dirtied, so bigger groups are cheaper per batch),
+ *   while an idle collector commits at once;
+ * - housekeeping runs after a second without work, and at most once a
+ *   second between groups, so a busy collector still ages data out;
+ * - stop drains: every queued batch is processed and answered.
+ *
+ * The queue's lock also guards the owner's own shared fields (health,
+ * counters): owners lock `q.lock` for them.
+ */
+#ifndef RASFLEET_WRITER_QUEUE_H
+#define RASFLEET_WRITER_QUEUE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rasfleet/record.h"
+#include "writer.h"
+
+/* One queued batch, owned by the queue, then by the thread. */
+struct writer_job {
+    struct rf_batch batch;
+    uint8_t *inserted; /* per record: stored now (1) or already there (0) */
+    size_t bytes;
+    writer_done_fn done;
+    void *arg;
+    struct writer_job *next;
+    struct writer_result res;
+    int64_t queued_ns;   /* when it entered the queue (monotonic) */
+    bool created_device; /* PostgreSQL writer: this batch inserted its device */
+    bool unsent;         /* PostgreSQL writer: could not be encoded, failed unsent */
+};
+
+struct writer_queue {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct writer_job *head, *tail; /* guarded by lock */
+    size_t depth, bytes;            /* guarded by lock */
+    size_t queued_records;          /* guarded by lock */
+    bool stopping;                  /* guarded by lock */
+    size_t max_batches, max_bytes, group_records, group_batches;
+    unsigned group_wait_ms;
+};
+
+void writer_queue_init(struct writer_queue *q, const struct writer_config *cfg,
+                       size_t group_batches);
+void writer_queue_destroy(struct writer_queue *q);
+
+/* Takes the batch (batch is reset) on RF_OK; RF_EBUSY, RF_ESTOPPED or
+ * RF_ENOMEM leave it with the caller. */
+int writer_queue_submit(struct writer_queue *q, struct rf_batch *batch, size_t bytes,
+                        writer_done_fn done, void *arg);
+
+/* True when batches wait (retention yields to them). */
+bool writer_queue_has_work(struct writer_queue *q);
+
+/* Depth, bytes, capacity under the lock (the caller holds it). */
+void writer_queue_stats_locked(const struct writer_queue *q, struct writer_stats *out);
+
+/* Marks the queue stopping and wakes the thread. */
+void writer_queue_stop(struct writer_queue *q);
+
+struct writer_queue_ops {
+    void (*process)(void *owner, struct writer_job *group); /* fills every job's res */
+    void (*housekeeping)(void *owner);
+};
+
+/* The thread's loop: returns once stopping and drained. Calls every job's
+ * done callback after process(), then frees the jobs. */
+void writer_queue_run(struct writer_queue *q, const struct writer_queue_ops *ops, void *owner);
+
+#endif
