@@ -857,11 +857,12 @@ int writer_start(const struct writer_config *cfg, struct auth *auth, struct writ
                  (long long)(cfg->max_db_bytes / 4096 > 1 ? cfg->max_db_bytes / 4096 : 1));
         exec_simple(w->db, sql);
     }
-    /* checkpoints run on their own thread, off the commit path */
+    /* checkpoints run on their own thread, off the commit path; the WAL
+     * wraps every 4096 frames (16 MiB, see checkpointer.h) */
     exec_simple(w->db, "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;");
     struct checkpointer_config cc = {.db_path = cfg->db_path,
                                      .interval_ms = 500,
-                                     .restart_frames = 65536};
+                                     .restart_frames = 4096};
     if ((rc = checkpointer_start(&cc, &w->checkpointer, errbuf, errlen)) != RF_OK)
         goto fail;
     if ((rc = prepare_all(w, errbuf, errlen)) != RF_OK)
