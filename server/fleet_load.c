@@ -224,8 +224,11 @@ static int load_events(struct loader *L)
                            "SELECT e.device, e.time, e.event_id, e.error_code, c.s FROM events e"
                            " JOIN dict c ON c.id = e.connection"
                            /* "+e.time": a sequential scan beats the time index here,
-                            * whose order is not the table's (random reads) */
-                           " WHERE +e.time >= ? AND e.event_id IN (20225, 20227)",
+                            * whose order is not the table's (random reads). Failures
+                            * older than the horizon are read too: they set a device's
+                            * last error as they did live (fleet_internal_event counts
+                            * nothing outside the horizon). */
+                           " WHERE e.event_id = 20227 OR (+e.time >= ? AND e.event_id = 20225)",
                            -1, &st, NULL) != SQLITE_OK)
         goto out;
     sqlite3_bind_int64(st, 1, from);

@@ -319,12 +319,58 @@ static void test_live_and_rebuilt_agree(void **state)
     fleet_free(&rebuilt);
 }
 
+/* A device's last error is the newest failure it ever sent, also when that
+ * is older than the hot horizon: the rebuild after a restart says the same
+ * as the live aggregate (it used to read failures of the horizon only). */
+static void test_last_error_older_than_horizon_survives_restart(void **state)
+{
+    struct fx *f = *state;
+    char t40[TIME_RFC3339_MAX], t50[TIME_RFC3339_MAX], json[1024];
+    time_format_rfc3339(time_now_ms() - 40LL * 86400000, t40, sizeof(t40));
+    time_format_rfc3339(time_now_ms() - 50LL * 86400000, t50, sizeof(t50));
+    snprintf(json, sizeof(json),
+             "{\"batch_id\":\"old\",\"agent\":{\"device_id\":\"dev-old\"},\"records\":["
+             "{\"kind\":\"ras_event\",\"time\":\"%s\",\"event_id\":20227,\"record_id\":1,"
+             "\"level\":\"error\",\"user\":\"u\",\"connection\":\"c\",\"error_code\":13801},"
+             "{\"kind\":\"ras_event\",\"time\":\"%s\",\"event_id\":20227,\"record_id\":2,"
+             "\"level\":\"error\",\"user\":\"u\",\"connection\":\"c\",\"error_code\":809}]}",
+             t40, t50);
+    submit_json(f, json);
+    fleet_lock_read(&f->live);
+    const struct fleet_device *live = &f->live.devs[fleet_find_device(&f->live, "dev-old")];
+    assert_true(live->has_error);
+    assert_int_equal(live->last_error, 13801);
+    int64_t live_ms = live->last_error_ms;
+    fleet_unlock(&f->live);
+
+    sqlite3 *db = NULL;
+    char err[256];
+    assert_int_equal(store_open(f->path, STORE_READ_ONLY, &db, err, sizeof(err)), RF_OK);
+    struct fleet rebuilt;
+    struct fleet_config fc = {0};
+    assert_int_equal(fleet_init(&rebuilt, &fc), RF_OK);
+    assert_int_equal(fleet_rebuild(&rebuilt, db), RF_OK);
+    sqlite3_close(db);
+    const struct fleet_device *back = &rebuilt.devs[fleet_find_device(&rebuilt, "dev-old")];
+    assert_true(back->has_error);
+    assert_int_equal(back->last_error, 13801);
+    assert_int_equal(back->last_error_ms, live_ms);
+    /* and nothing of it counts inside the horizon */
+    uint64_t attempts = 0, failures = 0;
+    uint32_t now = fleet_minute(time_now_ms());
+    fleet_sum(&rebuilt, rebuilt.oldest_minute, now, &attempts, &failures);
+    assert_int_equal(failures, 0);
+    fleet_free(&rebuilt);
+}
+
 int main(void)
 {
     log_set_level(LOG_ERROR + 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_agentloss_between),
         cmocka_unit_test_setup_teardown(test_live_and_rebuilt_agree, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_last_error_older_than_horizon_survives_restart,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
