@@ -779,7 +779,6 @@ static int build(struct analyzer *an, struct buf *b)
  * from the old document meanwhile; then swaps it in. */
 static int refresh(struct analyzer *an, bool only_if_missing)
 {
-    int64_t now = time_now_ms();
     int rc = RF_OK;
     pthread_mutex_lock(&an->lock);
     bool missing = an->json == NULL;
@@ -787,6 +786,10 @@ static int refresh(struct analyzer *an, bool only_if_missing)
     int64_t built = an->built_ms;
     pthread_mutex_unlock(&an->lock);
     fleet_lock_read(an->fleet);
+    /* taken under the lock: generated_at is never older than a commit the
+     * document includes (a reader waiting for findings that include its
+     * last batch compares the two) */
+    int64_t now = time_now_ms();
     uint64_t version = an->fleet->version;
     bool stale = missing || (!only_if_missing &&
                              ((version != cached_version && now - built >= an->cfg.recompute_ms) ||

@@ -48,14 +48,21 @@ def load_fleet(c, scenario, devices, seed):
         return json.load(f)
 
 
-def fresh_findings(c, since):
-    """The findings document once it was computed after `since` (epoch s):
-    the collector recomputes it in the background every few seconds."""
+def fresh_findings(c):
+    """The findings document once it includes the last batch stored: computed
+    at or after the newest device's last_seen (the receipt time of the last
+    commit; /devices lists newest first). The collector recomputes it in the
+    background every few seconds when data changed. (Waiting for a document
+    newer than the wall clock instead raced with a recompute that had already
+    included the last batch: the next one comes 60 s later.)"""
+    st, devs = c.get_json("/api/v1/devices?limit=1")
+    assert st == 200, devs
+    since_ms = ms(devs["devices"][0]["last_seen"]) if devs["devices"] else 0
     deadline = time.time() + 30
     while True:
         st, doc = c.get_json("/api/v1/findings")
         assert st == 200, doc
-        if ms(doc["generated_at"]) >= int(since * 1000):   # generated_at has whole ms
+        if ms(doc["generated_at"]) >= since_ms:   # both in whole ms
             return doc
         assert time.time() < deadline, "findings not recomputed within 30 s: " + doc["generated_at"]
         time.sleep(0.3)
@@ -72,7 +79,7 @@ class CausesTest(unittest.TestCase):
         try:
             cls.m = load_fleet(cls.c, "causes", CAUSES_DEVICES, SEED)
             cls.cause = {x["id"]: x for x in cls.m["causes"]}
-            cls.doc = fresh_findings(cls.c, time.time())
+            cls.doc = fresh_findings(cls.c)
         except BaseException:
             cls.c.cleanup()
             raise
@@ -276,7 +283,7 @@ class SpikeOnsetTest(unittest.TestCase):
                                                       "agent_version": "0.2.0"},
                                             "records": recs})
                 self.assertEqual(st, 200, body)
-            doc = fresh_findings(c, time.time())
+            doc = fresh_findings(c)
             spikes = [f for f in doc["findings"] if f["rule"] == "fleet-spike"
                       and f["evidence"]["code"] == code]
             self.assertEqual(len(spikes), 1, doc)
@@ -297,7 +304,7 @@ class HealthyTest(unittest.TestCase):
         cls.c = h.Collector().start()
         try:
             cls.m = load_fleet(cls.c, "healthy", HEALTHY_DEVICES, SEED + 1)
-            cls.doc = fresh_findings(cls.c, time.time())
+            cls.doc = fresh_findings(cls.c)
         except BaseException:
             cls.c.cleanup()
             raise
