@@ -430,10 +430,13 @@ class ReadApiTest(h.ReadApiChecks, unittest.TestCase):
             # an empty batch of a known device changes the fleet's version:
             # the background analyzer recomputes the findings within seconds
             uid = self.manifest["devices"][-1]["device_id"]
+            # taken before the probe: a recompute that already includes it may
+            # come before the post returns, and the next would be 60 s away
+            t0 = time.time()
             st, _, body = self.c.post_batch({"schema": 1, "batch_id": "probe-%d" % minute,
                                              "agent": {"device_id": uid}, "records": []})
             self.assertEqual(st, 200, body)
-            self.fresh_findings(time.time())
+            self.fresh_findings(t0)
             before = self.capture()
             rc = self.c.stop()
             self.assertEqual(rc, 0, self.c.read_log())
