@@ -406,113 +406,129 @@ static enum auth_role cli_role(const struct cli *cli)
     return AUTH_NONE;
 }
 
-/* `token add|list|revoke` against PostgreSQL: the same commands and output
- * as SQLite's (below), through pg_tokens.c. */
-static int cmd_token_pg(struct cli *cli, int argc, char **argv)
+/* The token commands of one storage backend (SQLite: auth.c, PostgreSQL:
+ * pg_tokens.c); `db` is its open connection. */
+struct token_backend {
+    void *db;
+    int (*add)(void *db, enum auth_role role, const char *name, char *token_out, int64_t *id_out);
+    int (*list)(void *db, FILE *out);
+    int (*revoke)(void *db, int64_t id);
+    void (*error)(void *db, const char *what, char *errbuf, size_t errlen);
+};
+
+static int sqlite_token_add(void *db, enum auth_role role, const char *name, char *token_out,
+                            int64_t *id_out)
 {
-    PGconn *c = NULL;
+    return tokens_add(db, role, name, token_out, id_out);
+}
+
+static int sqlite_token_list(void *db, FILE *out)
+{
+    return tokens_list(db, out);
+}
+
+static int sqlite_token_revoke(void *db, int64_t id)
+{
+    return tokens_revoke(db, id);
+}
+
+static void sqlite_token_error(void *db, const char *what, char *errbuf, size_t errlen)
+{
+    snprintf(errbuf, errlen, "%s: %s", what, sqlite3_errmsg(db));
+}
+
+static int pg_token_add(void *db, enum auth_role role, const char *name, char *token_out,
+                        int64_t *id_out)
+{
+    return pg_tokens_add(db, role, name, token_out, id_out);
+}
+
+static int pg_token_list(void *db, FILE *out)
+{
+    return pg_tokens_list(db, out);
+}
+
+static int pg_token_revoke(void *db, int64_t id)
+{
+    return pg_tokens_revoke(db, id);
+}
+
+static void pg_token_error(void *db, const char *what, char *errbuf, size_t errlen)
+{
+    pg_store_error(db, what, errbuf, errlen);
+}
+
+/* `token add|list|revoke` against either backend: the same commands,
+ * output and exit codes. */
+static int run_token_command(const struct token_backend *tb, struct cli *cli, int argc, char **argv)
+{
     char err[512];
-    int exit_code = 1;
-    if (pg_store_connect(cli->cfg.db_path, &c, err, sizeof(err)) != RF_OK ||
-        pg_store_migrate(c, err, sizeof(err)) != RF_OK) {
-        fprintf(stderr, "rasfleet-collector: %s\n", err);
-        goto out;
-    }
     if (strcmp(argv[0], "add") == 0) {
         enum auth_role role = cli_role(cli);
         char token[AUTH_TOKEN_LEN + 1];
         int64_t id;
         if (role == AUTH_NONE) {
             fprintf(stderr, "rasfleet-collector: token add needs --role agent or --role reader\n");
-            exit_code = 2;
-        } else if (pg_tokens_add(c, role, cli->name, token, &id) != RF_OK) {
-            pg_store_error(c, "cannot store the token", err, sizeof(err));
-            fprintf(stderr, "rasfleet-collector: %s\n", err);
-        } else {
-            printf("%s\n", token); /* shown once, on stdout, for the operator to copy */
-            fprintf(stderr, "created %s token %lld%s%s (shown once; only its hash is stored)\n",
-                    auth_role_name(role), (long long)id, cli->name ? " " : "",
-                    cli->name ? cli->name : "");
-            exit_code = 0;
+            return 2;
         }
-    } else if (strcmp(argv[0], "list") == 0) {
-        exit_code = pg_tokens_list(c, stdout) == RF_OK ? 0 : 1;
-    } else if (strcmp(argv[0], "revoke") == 0 && argc >= 2) {
+        if (tb->add(tb->db, role, cli->name, token, &id) != RF_OK) {
+            tb->error(tb->db, "cannot store the token", err, sizeof(err));
+            fprintf(stderr, "rasfleet-collector: %s\n", err);
+            return 1;
+        }
+        printf("%s\n", token); /* shown once, on stdout, for the operator to copy */
+        fprintf(stderr, "created %s token %lld%s%s (shown once; only its hash is stored)\n",
+                auth_role_name(role), (long long)id, cli->name ? " " : "",
+                cli->name ? cli->name : "");
+        return 0;
+    }
+    if (strcmp(argv[0], "list") == 0)
+        return tb->list(tb->db, stdout) == RF_OK ? 0 : 1;
+    if (strcmp(argv[0], "revoke") == 0 && argc >= 2) {
         char *end;
         long long id = strtoll(argv[1], &end, 10);
-        if ((*end ? RF_EINVAL : pg_tokens_revoke(c, id)) == RF_OK) {
-            fprintf(stderr, "revoked token %lld\n", id);
-            exit_code = 0;
-        } else {
+        if ((*end ? RF_EINVAL : tb->revoke(tb->db, id)) != RF_OK) {
             fprintf(stderr, "rasfleet-collector: no active token with id %s\n", argv[1]);
+            return 1;
         }
-    } else {
-        usage(stderr);
-        exit_code = 2;
+        fprintf(stderr, "revoked token %lld\n", id);
+        return 0;
     }
-out:
-    if (c)
-        PQfinish(c);
-    return exit_code;
+    usage(stderr);
+    return 2;
 }
 
 static int cmd_token(struct cli *cli, int argc, char **argv)
 {
-    sqlite3 *db = NULL;
     char err[512];
     int exit_code = 1;
     if (argc < 1) {
         usage(stderr);
         return 2;
     }
-    if (dburl_is_postgres(cli->cfg.db_path))
-        return cmd_token_pg(cli, argc, argv);
+    if (dburl_is_postgres(cli->cfg.db_path)) {
+        PGconn *c = NULL;
+        if (pg_store_connect(cli->cfg.db_path, &c, err, sizeof(err)) != RF_OK ||
+            pg_store_migrate(c, err, sizeof(err)) != RF_OK) {
+            fprintf(stderr, "rasfleet-collector: %s\n", err);
+        } else {
+            const struct token_backend tb = {c, pg_token_add, pg_token_list, pg_token_revoke,
+                                             pg_token_error};
+            exit_code = run_token_command(&tb, cli, argc, argv);
+        }
+        if (c)
+            PQfinish(c);
+        return exit_code;
+    }
+    sqlite3 *db = NULL;
     if (ensure_parent_dir(cli->cfg.db_path) != RF_OK ||
         store_open(cli->cfg.db_path, STORE_READ_WRITE, &db, err, sizeof(err)) != RF_OK) {
         fprintf(stderr, "rasfleet-collector: %s\n", err);
         return 1;
     }
-    if (strcmp(argv[0], "add") == 0) {
-        enum auth_role role = AUTH_NONE;
-        if (cli->role && strcmp(cli->role, "agent") == 0)
-            role = AUTH_AGENT;
-        else if (cli->role && strcmp(cli->role, "reader") == 0)
-            role = AUTH_READER;
-        if (role == AUTH_NONE) {
-            fprintf(stderr, "rasfleet-collector: token add needs --role agent or --role reader\n");
-            exit_code = 2;
-            goto out;
-        }
-        char token[AUTH_TOKEN_LEN + 1];
-        int64_t id;
-        if (tokens_add(db, role, cli->name, token, &id) != RF_OK) {
-            fprintf(stderr, "rasfleet-collector: cannot store the token: %s\n",
-                    sqlite3_errmsg(db));
-            goto out;
-        }
-        /* The secret is printed once, on stdout, for the operator to copy. */
-        printf("%s\n", token);
-        fprintf(stderr, "created %s token %lld%s%s (shown once; only its hash is stored)\n",
-                auth_role_name(role), (long long)id, cli->name ? " " : "",
-                cli->name ? cli->name : "");
-        exit_code = 0;
-    } else if (strcmp(argv[0], "list") == 0) {
-        exit_code = tokens_list(db, stdout) == RF_OK ? 0 : 1;
-    } else if (strcmp(argv[0], "revoke") == 0 && argc >= 2) {
-        char *end;
-        long long id = strtoll(argv[1], &end, 10);
-        int rc = *end ? RF_EINVAL : tokens_revoke(db, id);
-        if (rc == RF_OK) {
-            fprintf(stderr, "revoked token %lld\n", id);
-            exit_code = 0;
-        } else {
-            fprintf(stderr, "rasfleet-collector: no active token with id %s\n", argv[1]);
-        }
-    } else {
-        usage(stderr);
-        exit_code = 2;
-    }
-out:
+    const struct token_backend tb = {db, sqlite_token_add, sqlite_token_list, sqlite_token_revoke,
+                                     sqlite_token_error};
+    exit_code = run_token_command(&tb, cli, argc, argv);
     sqlite3_close(db);
     return exit_code;
 }
