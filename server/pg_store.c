@@ -62,6 +62,59 @@ static const char *const migrations[] = {
     "CREATE TABLE tokens(id bigserial PRIMARY KEY, name text NOT NULL,"
     " role text NOT NULL CHECK(role IN ('agent','reader')), hash bytea NOT NULL UNIQUE,"
     " created bigint NOT NULL, revoked bigint);",
+    /* 2: what several collectors need to answer reads for the whole fleet.
+     * tx is the id of the transaction that wrote the row last (xid8 as
+     * bigint, pg_current_xact_id() is the top-level id inside savepoints):
+     * a collector reads the rows that other collectors committed since its
+     * last look as those with prev_xmin <= tx < xmin of a fresh snapshot,
+     * because every transaction below a snapshot's xmin has ended (pg_tail).
+     * Rows are appended in xid order, so a BRIN index serves the range at a
+     * negligible ingest cost; devices and agent_status are updated in
+     * place, so theirs is a btree. The agent tables and daily rollups are
+     * SQLite's migrations 3 and 4; findings holds the analyzer's latest run,
+     * computed by one collector at a time (pg advisory lock). */
+    "ALTER TABLE devices ADD COLUMN tx bigint NOT NULL"
+    " DEFAULT (pg_current_xact_id()::text::bigint);"
+    "CREATE INDEX devices_tx ON devices(tx);"
+    "ALTER TABLE events ADD COLUMN tx bigint NOT NULL"
+    " DEFAULT (pg_current_xact_id()::text::bigint);"
+    "CREATE INDEX events_tx ON events USING brin(tx);"
+    "ALTER TABLE iface_metrics ADD COLUMN tx bigint NOT NULL"
+    " DEFAULT (pg_current_xact_id()::text::bigint);"
+    "CREATE INDEX iface_metrics_tx ON iface_metrics USING brin(tx);"
+    "ALTER TABLE pbk_entries ADD COLUMN tx bigint NOT NULL"
+    " DEFAULT (pg_current_xact_id()::text::bigint);"
+    "CREATE INDEX pbk_entries_tx ON pbk_entries USING brin(tx);"
+    "ALTER TABLE vpn_policies ADD COLUMN tx bigint NOT NULL"
+    " DEFAULT (pg_current_xact_id()::text::bigint);"
+    "CREATE INDEX vpn_policies_tx ON vpn_policies USING brin(tx);"
+    "CREATE TABLE agent_status(device bigint PRIMARY KEY, time bigint NOT NULL,"
+    " received bigint NOT NULL, agent_version text, spool_bytes bigint NOT NULL,"
+    " spool_batches bigint NOT NULL, spool_limit_bytes bigint,"
+    " dropped_batches_total bigint NOT NULL, dropped_records_total bigint,"
+    " rejected_batches_total bigint, last_success bigint, last_error text,"
+    " last_error_time bigint, source_errors bigint, last_drop bigint,"
+    " reports bigint NOT NULL, tx bigint NOT NULL DEFAULT (pg_current_xact_id()::text::bigint));"
+    "CREATE INDEX agent_status_tx ON agent_status(tx);"
+    "CREATE TABLE agent_losses(id bigserial PRIMARY KEY, device bigint NOT NULL,"
+    " time bigint NOT NULL, received bigint NOT NULL, dropped_batches bigint NOT NULL,"
+    " dropped_records bigint NOT NULL, rejected_batches bigint NOT NULL,"
+    " tx bigint NOT NULL DEFAULT (pg_current_xact_id()::text::bigint));"
+    "CREATE INDEX agent_losses_device ON agent_losses(device, id);"
+    "CREATE INDEX agent_losses_time ON agent_losses(time);"
+    "CREATE INDEX agent_losses_tx ON agent_losses USING brin(tx);"
+    "CREATE TABLE rollup_attempts(day bigint PRIMARY KEY, attempts bigint NOT NULL);"
+    "CREATE TABLE rollup_failures(day bigint NOT NULL, device bigint NOT NULL,"
+    " connection bigint NOT NULL, code bigint NOT NULL, failures bigint NOT NULL,"
+    " PRIMARY KEY(day, device, connection, code));"
+    "INSERT INTO rollup_attempts(day, attempts)"
+    " SELECT greatest(time, 0) / 86400000, count(*) FROM events"
+    " WHERE event_id IN (20225, 20227) GROUP BY 1;"
+    "INSERT INTO rollup_failures(day, device, connection, code, failures)"
+    " SELECT greatest(time, 0) / 86400000, device, connection, coalesce(error_code, 0), count(*)"
+    " FROM events WHERE event_id = 20227 GROUP BY 1, 2, 3, 4;"
+    "CREATE TABLE findings(id smallint PRIMARY KEY CHECK(id = 1), generated bigint NOT NULL,"
+    " node text NOT NULL, body text NOT NULL);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

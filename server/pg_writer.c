@@ -84,6 +84,7 @@ static const char *const stmt_sql[P_COUNT] = {
         " ON CONFLICT DO NOTHING"
         " RETURNING device),"
         " t AS (UPDATE devices SET last_seen = greatest(last_seen, $3::bigint),"
+        " tx = pg_current_xact_id()::text::bigint,"
         " hostname = coalesce($5, hostname), os_version = coalesce($6, os_version),"
         " agent_version = coalesce($7, agent_version) WHERE id = (SELECT device FROM b)),"
         " e AS (INSERT INTO events(device, time, received, event_id, record_id, level, \"user\","

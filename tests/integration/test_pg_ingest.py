@@ -190,7 +190,7 @@ class PgIngestTest(test_ingest.IngestTest):
         log = self.c.read_log()
         self.assertIn("postgresql://rasfleet:***@127.0.0.1", log)
         self.assertNotIn(h.PostgresCluster.PASSWORD, log)
-        self.assertEqual(self.c.sql("SELECT max(version) FROM schema_version"), [(1,)])
+        self.assertEqual(self.c.sql("SELECT max(version) FROM schema_version"), [(2,)])
 
 
 if __name__ == "__main__":
