@@ -7,6 +7,7 @@
  * soon as a batch is converted, so the queue only holds compact records.
  */
 #include "batch_json.h"
+#include "json_scratch.h"
 #include "rasfleet/result.h"
 #include "rasfleet/wire.h"
 #include "timeutil.h"
@@ -501,8 +502,8 @@ static int decode_agent(struct decoder *d, const cJSON *agent)
     return check_id(d, "agent.device_id", a->device_id);
 }
 
-int batch_decode_json(const char *body, size_t len, const struct batch_limits *lim,
-                      struct rf_batch *out, struct batch_error *err)
+static int decode_json(const char *body, size_t len, const struct batch_limits *lim,
+                       struct rf_batch *out, struct batch_error *err)
 {
     struct decoder d;
     decoder_init(&d, out, err);
@@ -561,9 +562,9 @@ out:
     return rc;
 }
 
-int batch_decode_ndjson(const char *body, size_t len, const struct rf_agent_info *agent,
-                        const char *batch_id, const struct batch_limits *lim,
-                        struct rf_batch *out, struct batch_error *err)
+static int decode_ndjson(const char *body, size_t len, const struct rf_agent_info *agent,
+                         const char *batch_id, const struct batch_limits *lim,
+                         struct rf_batch *out, struct batch_error *err)
 {
     struct decoder d;
     decoder_init(&d, out, err);
@@ -624,6 +625,29 @@ int batch_decode_ndjson(const char *body, size_t len, const struct rf_agent_info
         out->n_records++;
     }
     return RF_OK;
+}
+
+/* The cJSON trees of a decode live in this thread's scratch region
+ * (json_scratch.h): everything kept is copied into the batch's arena. */
+int batch_decode_json(const char *body, size_t len, const struct batch_limits *lim,
+                      struct rf_batch *out, struct batch_error *err)
+{
+    bool scoped = json_scratch_begin() == RF_OK;
+    int rc = decode_json(body, len, lim, out, err);
+    if (scoped)
+        json_scratch_end();
+    return rc;
+}
+
+int batch_decode_ndjson(const char *body, size_t len, const struct rf_agent_info *agent,
+                        const char *batch_id, const struct batch_limits *lim,
+                        struct rf_batch *out, struct batch_error *err)
+{
+    bool scoped = json_scratch_begin() == RF_OK;
+    int rc = decode_ndjson(body, len, agent, batch_id, lim, out, err);
+    if (scoped)
+        json_scratch_end();
+    return rc;
 }
 
 /* ---- encoding ---- */

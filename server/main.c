@@ -9,6 +9,7 @@
 #include "fleet.h"
 #include "config.h"
 #include "dburl.h"
+#include "json_scratch.h"
 #include "http.h"
 #include "log.h"
 #include "pg_store.h"
@@ -535,6 +536,7 @@ static int cmd_token(struct cli *cli, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    json_scratch_install(); /* before any thread: batch JSON trees in per-thread regions */
     struct cli cli = {0};
     config_defaults(&cli.cfg);
     int rc = load_config_arg(argc, argv, &cli.cfg);

@@ -13,7 +13,19 @@
  *    maps to metrics (metrics_reject_from_name knows it).
  */
 #include "fuzz_common.h"
+#include "json_scratch.h"
 #include "metrics.h"
+
+/* As in the collector: the cJSON trees live in the scratch region, poisoned
+ * under ASan after each decode, so a batch that kept a pointer into its
+ * tree is caught. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    json_scratch_install();
+    return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

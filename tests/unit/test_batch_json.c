@@ -23,6 +23,7 @@
 
 #include "batch_json.h"
 #include "buf.h"
+#include "json_scratch.h"
 #include "rasfleet/record.h"
 #include "rasfleet/result.h"
 #include "rasfleet/wire.h"
@@ -1738,6 +1739,7 @@ static void test_encode_record_round_trip_as_ndjson(void **state)
 
 int main(void)
 {
+    json_scratch_install(); /* as the collector: trees in the scratch region */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixture_json),
         cmocka_unit_test(test_fixture_ndjson),
