@@ -13,6 +13,7 @@
 #include "http.h"
 #include "log.h"
 #include "migrate.h"
+#include "pg_election.h"
 #include "pg_store.h"
 #include "pg_tokens.h"
 #include "rasfleet/result.h"
@@ -276,6 +277,7 @@ static int cmd_serve(struct cli *cli)
     struct fleet fleet;
     struct analyzer analyzer;
     struct api api = {0};
+    struct pg_election *election = NULL;
     sqlite3 *rodb = NULL;
     bool have_fleet = false;
     char err[512] = "";
@@ -329,6 +331,20 @@ static int cmd_serve(struct cli *cli)
     }
     have_fleet = true;
     analyzer_init(&analyzer, &fleet, &ac);
+    if (pg) { /* one collector computes the findings, the others serve them */
+        char node[256];
+        struct analyzer_share share;
+        pg_election_node_name(node, sizeof(node));
+        if (pg_election_create(cfg->db_path, node, &election, err, sizeof(err)) != RF_OK) {
+            fprintf(stderr, "rasfleet-collector: %s\n", err);
+            analyzer_free(&analyzer);
+            fleet_free(&fleet);
+            have_fleet = false;
+            goto out;
+        }
+        pg_election_share(election, &share);
+        analyzer_set_share(&analyzer, &share);
+    }
     if (analyzer_start(&analyzer) != RF_OK) {
         fprintf(stderr, "rasfleet-collector: cannot start the analyzer thread\n");
         analyzer_free(&analyzer);
@@ -399,6 +415,7 @@ out:
         analyzer_free(&analyzer);
         fleet_free(&fleet);
     }
+    pg_election_destroy(election); /* after the analyzer thread stopped */
     auth_destroy(auth);
     if (exit_code == 0)
         log_info("stopped cleanly");
