@@ -11,6 +11,10 @@
  * at its next tick. A leader's publish is an upsert of the findings row; a
  * follower's fetch reads the row's body only when (generated, node)
  * changed since its last read.
+ *
+ * Fencing: the publish goes through the connection whose session holds the
+ * lock, so it can only succeed while this collector still is the leader; a
+ * leader whose session was ended learns it from the failed statement.
  */
 #include "pg_election.h"
 #include "log.h"
@@ -96,7 +100,12 @@ int pg_election_create(const char *url, const char *node, struct pg_election **o
     snprintf(e->node, sizeof(e->node), "%s", node);
     atomic_init(&e->leader, false);
     metrics_set_analyzer_leader(false);
-    if (connect_db(e, errbuf, errlen) != RF_OK) {
+    /* the findings table must exist before the first publish, which can
+     * come before the writer connects (migrations run once, under a lock) */
+    if (connect_db(e, errbuf, errlen) != RF_OK ||
+        pg_store_migrate(e->c, errbuf, errlen) != RF_OK) {
+        if (e->c)
+            PQfinish(e->c);
         free(e);
         return RF_ESTORAGE;
     }
