@@ -778,6 +778,20 @@ static int build(struct analyzer *an, struct buf *b)
     return o.rc;
 }
 
+/* Makes doc (detached) the served document. */
+static void swap_in(struct analyzer *an, struct buf *doc, uint64_t version, int64_t built_ms)
+{
+    size_t len;
+    char *json = buf_detach(doc, &len);
+    pthread_mutex_lock(&an->lock);
+    free(an->json);
+    an->json = json;
+    an->json_len = len;
+    an->version = version;
+    an->built_ms = built_ms;
+    pthread_mutex_unlock(&an->lock);
+}
+
 /* Builds a new findings document when the cache is missing or (unless
  * only_if_missing) stale, outside an->lock so readers keep being served
  * from the old document meanwhile; then swaps it in. */
@@ -811,15 +825,7 @@ static int refresh(struct analyzer *an, bool only_if_missing)
         published = false;
     }
     if (stale && rc == RF_OK) {
-        size_t len;
-        char *json = buf_detach(&b, &len);
-        pthread_mutex_lock(&an->lock);
-        free(an->json);
-        an->json = json;
-        an->json_len = len;
-        an->version = version;
-        an->built_ms = published ? now : INT64_MIN / 2; /* unpublished: stale */
-        pthread_mutex_unlock(&an->lock);
+        swap_in(an, &b, version, published ? now : INT64_MIN / 2); /* unpublished: stale */
         log_debug("findings recomputed in %.1f ms", (double)(time_mono_ns() - t0) / 1e6);
     }
     buf_free(&b);
@@ -831,18 +837,8 @@ static void take_published(struct analyzer *an)
 {
     struct buf b = BUF_INIT;
     int64_t generated = 0;
-    int rc = an->share.fetch(an->share.arg, &generated, &b);
-    if (rc == RF_OK) {
-        size_t len;
-        char *json = buf_detach(&b, &len);
-        pthread_mutex_lock(&an->lock);
-        free(an->json);
-        an->json = json;
-        an->json_len = len;
-        an->version = UINT64_MAX; /* not built from this collector's fleet */
-        an->built_ms = generated;
-        pthread_mutex_unlock(&an->lock);
-    }
+    if (an->share.fetch(an->share.arg, &generated, &b) == RF_OK)
+        swap_in(an, &b, UINT64_MAX /* not built from this fleet */, generated);
     buf_free(&b);
 }
 
