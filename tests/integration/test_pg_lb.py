@@ -1,5 +1,7 @@
-"""The multi-node layout of docs/deploy.md: deploy/haproxy/rasfleet.cfg and
-deploy/nginx/rasfleet.conf checked by haproxy and nginx themselves, and the
+"""The multi-node layout of docs/deploy.md: deploy/haproxy/rasfleet.cfg,
+deploy/nginx/rasfleet.conf and the systemd drop-in for PostgreSQL checked by
+haproxy -c, nginx -t and systemd-analyze verify (each also shown to refuse a
+broken file), and the
 real haproxy (the shipped config with loopback addresses) in front of two
 real collectors sharing one PostgreSQL database: simulated agents post
 through it, one collector is killed with -9, haproxy's /healthz check takes
@@ -103,6 +105,43 @@ class ConfigTest(unittest.TestCase):
             f.flush()
             r = self.nginx_test(f.name)
         self.assertNotEqual(r.returncode, 0)
+
+
+    def systemd_verify(self, edit=None):
+        """systemd-analyze verify of the unit with the PostgreSQL drop-in
+        next to it (verify loads drop-ins from the unit's folder)."""
+        exe = tool("systemd-analyze")
+        if not exe:
+            self.skipTest("systemd-analyze not installed")
+        d = tempfile.mkdtemp(prefix="rasfleet-systemd-")
+        try:
+            shutil.copy(os.path.join(SRC, "deploy", "rasfleet-collector.service"), d)
+            dropin = os.path.join(d, "rasfleet-collector.service.d")
+            shutil.copytree(os.path.join(SRC, "deploy", "systemd", "rasfleet-collector.service.d"),
+                            dropin)
+            conf = os.path.join(dropin, "postgresql.conf")
+            with open(conf) as f:
+                text = f.read()
+            self.assertIn("--db \"postgresql://", text)
+            self.assertNotIn(":PASSWORD@", text)  # the password comes from PGPASSFILE
+            if edit:
+                with open(conf, "w") as f:
+                    f.write(edit(text))
+            return subprocess.run([exe, "verify", os.path.join(d, "rasfleet-collector.service")],
+                                  capture_output=True, text=True)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_systemd_dropin_verifies(self):
+        r = self.systemd_verify()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_systemd_dropin_is_loaded(self):
+        """without the ExecStart= reset the drop-in adds a second ExecStart,
+        which verify refuses: the check above really reads the drop-in"""
+        r = self.systemd_verify(lambda t: t.replace("ExecStart=\n", "", 1))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("more than one ExecStart", r.stderr)
 
 
 @NEED_PG
