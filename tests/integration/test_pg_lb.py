@@ -37,8 +37,9 @@ def tool(name):
     return path
 
 
-def haproxy_stat(sock_path):
-    """{server name: status} from the stats socket."""
+def haproxy_stat(sock_path, field="status"):
+    """{server name: field} from the stats socket ("status": UP/DOWN,
+    "stot": requests sent to it)."""
     with socket.socket(socket.AF_UNIX) as s:
         s.connect(sock_path)
         s.sendall(b"show stat\n")
@@ -54,7 +55,7 @@ def haproxy_stat(sock_path):
     for line in lines[1:]:
         row = dict(zip(head, line.split(",")))
         if row.get("pxname") == "collectors" and row.get("svname") not in ("BACKEND", None):
-            out[row["svname"]] = row["status"]
+            out[row["svname"]] = row[field]
     return out
 
 
@@ -233,20 +234,29 @@ class HaproxyFailoverTest(unittest.TestCase):
             t.start()
         half.wait(30)
         victim = self.collectors[0]
+        # both collectors took posts before the kill (least connections)
+        sent = haproxy_stat(self.sock, "stot")
+        self.assertGreater(int(sent["collector1"]), 0, sent)
+        self.assertGreater(int(sent["collector2"]), 0, sent)
         t_kill = time.time()
         victim.kill9()
         # haproxy's health check takes it out (fall 2, inter 1 s)
-        while haproxy_stat(self.sock).get("collector1") == "UP":
-            self.assertLess(time.time() - t_kill, 10, "collector1 still UP 10 s after kill -9")
+        # ("UP 1/2" while going down)
+        while not haproxy_stat(self.sock)["collector1"].startswith("DOWN"):
+            self.assertLess(time.time() - t_kill, 10, "collector1 not DOWN 10 s after kill -9")
             time.sleep(0.1)
         t_down = time.time() - t_kill
+        sent_at_down = int(haproxy_stat(self.sock, "stot")["collector1"])
         self.assertEqual(haproxy_stat(self.sock)["collector2"], "UP")
         for t in threads:
             t.join(DEADLINE_S + 10)
+        # once DOWN, nothing more is sent to it
+        self.assertEqual(int(haproxy_stat(self.sock, "stot")["collector1"]), sent_at_down)
         late = [f for f in failures if f[0] > t_kill + t_down + 1]
         print("kill -9 -> DOWN in %.1f s; %d posts not answered 200 (%d after DOWN + 1 s);"
-              " %d batches acked" % (t_down, len(failures), len(late),
-                                     sum(len(v) for v in acked.values())))
+              " %d batches acked; sent before the kill: %s; after: %s"
+              % (t_down, len(failures), len(late), sum(len(v) for v in acked.values()),
+                 sent, haproxy_stat(self.sock, "stot")))
         # every agent got every batch through
         self.assertEqual(sorted(len(v) for v in acked.values()), [BATCHES] * AGENTS)
         # stored exactly once: one batch row per acked batch, and the events
