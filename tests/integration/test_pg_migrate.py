@@ -7,6 +7,7 @@ take new ids. Bad cases (unreachable server, non-empty target, a file that
 is not a database, a database newer than the binary, a value PostgreSQL
 cannot store) each give a clear error and exit code and leave the target
 without a single row. Skipped without PostgreSQL's server binaries."""
+import hashlib
 import json
 import os
 import shutil
@@ -150,9 +151,14 @@ class PgMigrateTest(unittest.TestCase):
     # ---- the good path ----
     def test_migrate_then_serve(self):
         src = self.copy_source("good.db")
+        with open(src, "rb") as f:
+            before = hashlib.sha256(f.read()).hexdigest()
         pgdb = self.cluster.create_database()
         rc, out = migrate(src, pgdb.url)
         self.assertEqual(rc, 0, out)
+        with open(src, "rb") as f:  # a current source is only read
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), before)
+        self.assertNotIn("upgrading", out)
         for t in TABLES:  # progress: one line per table with its row count
             n = len(sqlite_rows(src, t))
             self.assertRegex(out, r"\n\s+%s\s+%d rows\s+[0-9.]+ s" % (t, n))
