@@ -363,7 +363,8 @@ static int cmd_serve(struct cli *cli)
         api.reads_unavailable =
             "this collector stores into PostgreSQL; the read API on PostgreSQL is not"
             " implemented yet (see docs/storage.md)";
-        log_warn("PostgreSQL backend: ingest only; the read API answers 501 for now");
+        log_warn("PostgreSQL backend: ingest and findings; the other read endpoints answer 501"
+                 " for now");
         if (load_baseline(cfg, NULL, &fleet) != RF_OK)
             goto out;
     } else if (store_open(cfg->db_path, STORE_READ_ONLY, &rodb, err, sizeof(err)) != RF_OK ||
