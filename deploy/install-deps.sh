@@ -3,7 +3,9 @@
 #   deploy/install-deps.sh          build and run the collector
 #   deploy/install-deps.sh --test   also everything the test suite uses
 #     (postgresql: the server binaries the PostgreSQL tests start a throwaway
-#     cluster with; Debian's own main cluster is not used by the tests)
+#     cluster with; Debian's own main cluster is not used by the tests;
+#     haproxy and nginx-light: tests/integration/test_pg_lb.py checks the
+#     deploy/haproxy and deploy/nginx configs and runs haproxy on loopback)
 set -euo pipefail
 
 want_tests=0
@@ -14,7 +16,7 @@ pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev zlib1g-d
       libjs-chart.js libpq-dev)
 if [ "$want_tests" = 1 ]; then
   pkgs+=(libcmocka-dev python3 prometheus systemd clang libclang-rt-14-dev e2fsprogs openssl
-         chromium postgresql)
+         chromium postgresql haproxy nginx-light)
 fi
 
 missing=()

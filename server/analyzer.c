@@ -22,6 +22,10 @@
  * Spike: failures of c in the last spike_window minutes against the hourly
  * rate of the spike_baseline hours before; onset = start of the contiguous
  * run of elevated 10-minute buckets that reaches now.
+ *
+ * Shared (analyzer_set_share, several collectors on PostgreSQL): each tick
+ * elects; the leader builds as above and publishes, a follower swaps in the
+ * leader's document instead of building its own.
  */
 #include "analyzer.h"
 #include "catalog.h"
@@ -774,6 +778,20 @@ static int build(struct analyzer *an, struct buf *b)
     return o.rc;
 }
 
+/* Makes doc (detached) the served document. */
+static void swap_in(struct analyzer *an, struct buf *doc, uint64_t version, int64_t built_ms)
+{
+    size_t len;
+    char *json = buf_detach(doc, &len);
+    pthread_mutex_lock(&an->lock);
+    free(an->json);
+    an->json = json;
+    an->json_len = len;
+    an->version = version;
+    an->built_ms = built_ms;
+    pthread_mutex_unlock(&an->lock);
+}
+
 /* Builds a new findings document when the cache is missing or (unless
  * only_if_missing) stale, outside an->lock so readers keep being served
  * from the old document meanwhile; then swaps it in. */
@@ -799,25 +817,56 @@ static int refresh(struct analyzer *an, bool only_if_missing)
     if (stale)
         rc = build(an, &b);
     fleet_unlock(an->fleet);
+    bool published = true;
+    if (stale && rc == RF_OK && an->share.publish &&
+        an->share.publish(an->share.arg, now, &b) != RF_OK) {
+        log_warn("findings: not published to the other collectors (served here only;"
+                 " retried next interval)");
+        published = false;
+    }
     if (stale && rc == RF_OK) {
-        size_t len;
-        char *json = buf_detach(&b, &len);
-        pthread_mutex_lock(&an->lock);
-        free(an->json);
-        an->json = json;
-        an->json_len = len;
-        an->version = version;
-        an->built_ms = now;
-        pthread_mutex_unlock(&an->lock);
+        swap_in(an, &b, version, published ? now : INT64_MIN / 2); /* unpublished: stale */
         log_debug("findings recomputed in %.1f ms", (double)(time_mono_ns() - t0) / 1e6);
     }
     buf_free(&b);
     return rc;
 }
 
+/* Follower: swaps the leader's latest document in. */
+static void take_published(struct analyzer *an)
+{
+    struct buf b = BUF_INIT;
+    int64_t generated = 0;
+    if (an->share.fetch(an->share.arg, &generated, &b) == RF_OK)
+        swap_in(an, &b, UINT64_MAX /* not built from this fleet */, generated);
+    buf_free(&b);
+}
+
+/* One tick of a shared analyzer. */
+static int shared_tick(struct analyzer *an)
+{
+    bool leader = false;
+    an->share.elect(an->share.arg, &leader);
+    if (!leader) {
+        an->leader = false;
+        take_published(an);
+        return RF_OK;
+    }
+    if (!an->leader) { /* just elected: publish a fresh document now */
+        pthread_mutex_lock(&an->lock);
+        an->built_ms = INT64_MIN / 2;
+        pthread_mutex_unlock(&an->lock);
+        an->leader = true;
+    }
+    return refresh(an, false);
+}
+
 static void *analyzer_main(void *arg)
 {
     struct analyzer *an = arg;
+    /* shared: elect at once, so that findings exist soon after start */
+    if (an->share.elect && shared_tick(an) != RF_OK)
+        log_error("findings: out of memory while recomputing");
     for (;;) {
         pthread_mutex_lock(&an->lock);
         struct timespec ts;
@@ -831,10 +880,15 @@ static void *analyzer_main(void *arg)
         pthread_mutex_unlock(&an->lock);
         if (stop)
             break;
-        if (refresh(an, false) != RF_OK)
+        if ((an->share.elect ? shared_tick(an) : refresh(an, false)) != RF_OK)
             log_error("findings: out of memory while recomputing");
     }
     return NULL;
+}
+
+void analyzer_set_share(struct analyzer *an, const struct analyzer_share *s)
+{
+    an->share = *s;
 }
 
 int analyzer_start(struct analyzer *an)
@@ -849,8 +903,10 @@ int analyzer_findings_json(struct analyzer *an, const char *rule_filter, struct 
 {
     /* With the background thread running, requests only build the very
      * first document; without it (tests), they keep it fresh themselves. */
-    int rc = refresh(an, an->running);
+    int rc = an->share.elect ? RF_OK : refresh(an, an->running);
     pthread_mutex_lock(&an->lock);
+    if (rc == RF_OK && !an->json)
+        rc = RF_EBUSY; /* shared: nothing published yet */
     if (rc == RF_OK && !rule_filter)
         rc = buf_append(out, an->json, an->json_len);
     else if (rc == RF_OK) {

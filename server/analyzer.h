@@ -35,6 +35,23 @@ struct analyzer_config {
     int recompute_ms;       /* cache lifetime (default 5000) */
 };
 
+/* Findings shared by several collectors (PostgreSQL: pg_election.c). Called
+ * from the analyzer thread only, once per interval (elect, then publish or
+ * fetch). With a share, requests never compute: they serve the document of
+ * the last tick. */
+struct analyzer_share {
+    void *arg;
+    /* May this collector compute? RF_OK and *leader; an error = follower. */
+    int (*elect)(void *arg, bool *leader);
+    /* Leader: stores a document just built at generated_ms for the others;
+     * may rewrite doc first (saying who built it): doc is what it serves. */
+    int (*publish)(void *arg, int64_t generated_ms, struct buf *doc);
+    /* Follower: the leader's latest document into doc (empty on entry) and
+     * its time; RF_ENOTFOUND none yet, RF_EBUSY unchanged since the last
+     * fetch, other errors: keep serving what it has. */
+    int (*fetch)(void *arg, int64_t *generated_ms, struct buf *doc);
+};
+
 struct analyzer {
     struct fleet *fleet;
     struct analyzer_config cfg;
@@ -46,10 +63,14 @@ struct analyzer {
     int64_t built_ms;
     char *json;          /* cached {"generated_at":..., "findings":[...]} */
     size_t json_len;
+    struct analyzer_share share; /* share.elect NULL: computes alone */
+    bool leader;                 /* with a share: won the last election */
 };
 
 void analyzer_config_defaults(struct analyzer_config *c);
 int analyzer_init(struct analyzer *a, struct fleet *f, const struct analyzer_config *cfg);
+/* Shares the findings through s (before analyzer_start). */
+void analyzer_set_share(struct analyzer *a, const struct analyzer_share *s);
 /* Starts the background thread that keeps the findings current, so reads
  * never pay for a recomputation. */
 int analyzer_start(struct analyzer *a);
@@ -57,7 +78,7 @@ int analyzer_start(struct analyzer *a);
 void analyzer_free(struct analyzer *a);
 
 /* Appends the findings document (recomputing when stale). Optional filter:
- * rule id or NULL. */
+ * rule id or NULL. RF_EBUSY: shared, and no leader has published one yet. */
 int analyzer_findings_json(struct analyzer *a, const char *rule_filter, struct buf *out);
 
 /* Devices flagged by a device rule (read lock held by the caller): calls fn

@@ -1728,9 +1728,11 @@ static int baseline_endpoint(struct api *api, const struct http_api_request *req
  * the catalogue and reading the active baseline do not. */
 static bool needs_fleet_data(const char *p, bool get)
 {
+    /* /api/v1/findings is not here: on PostgreSQL it is the elected
+     * leader's document (pg_election.c), the same on every collector */
     static const char *const prefixes[] = {"/api/v1/overview", "/api/v1/errors",
-                                           "/api/v1/trend",    "/api/v1/devices",
-                                           "/api/v1/findings", "/api/v1/remediation/"};
+                                           "/api/v1/trend", "/api/v1/devices",
+                                           "/api/v1/remediation/"};
     if (strcmp(p, "/api/v1/settings/ipsec-baseline") == 0)
         return !get;
     for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
@@ -1760,8 +1762,13 @@ int api_handle(void *arg, const struct http_api_request *req, struct http_api_re
         return get_devices(api, req, res);
     if (strncmp(p, "/api/v1/devices/", 16) == 0 && p[16])
         return get_device(api, p + 16, res);
-    if (strcmp(p, "/api/v1/findings") == 0)
-        return analyzer_findings_json(api->analyzer, req->arg(req, "rule"), &res->body);
+    if (strcmp(p, "/api/v1/findings") == 0) {
+        int rc = analyzer_findings_json(api->analyzer, req->arg(req, "rule"), &res->body);
+        return rc == RF_EBUSY ? error_answer(res, 503, "findings_pending",
+                                             "no collector has published findings yet; retry"
+                                             " in a few seconds")
+                              : rc;
+    }
     if (strncmp(p, "/api/v1/remediation/", 20) == 0)
         return get_remediation(api, req, p + 20, res);
     if (strcmp(p, "/api/v1/catalog") == 0)

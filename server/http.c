@@ -322,8 +322,9 @@ static enum MHD_Result handle_healthz(struct request *req)
     }
     n = snprintf(body, sizeof(body),
                  "{\"status\":\"ok\",\"queue_depth\":%zu,\"queue_capacity\":%zu,"
-                 "\"devices_known\":%lld,\"version\":\"%s\"}",
-                 st.queue_depth, st.queue_capacity, (long long)st.devices_known, RF_VERSION);
+                 "\"devices_known\":%lld,\"version\":\"%s\",\"analyzer\":\"%s\"}",
+                 st.queue_depth, st.queue_capacity, (long long)st.devices_known, RF_VERSION,
+                 metrics_analyzer_leader() ? "leader" : "follower");
     return respond(req, 200, "application/json", body, (size_t)n, NULL);
 }
 

@@ -1,7 +1,8 @@
 /*
  * main.c - rasfleet-collector command line: `serve` (the default) runs the
  * collector in the foreground; `token add|list|revoke` manages agent and
- * reader tokens in the database. See `rasfleet-collector --help`.
+ * reader tokens in the database; `migrate` copies a SQLite database into
+ * PostgreSQL (migrate.c). See `rasfleet-collector --help`.
  */
 #include "analyzer.h"
 #include "api.h"
@@ -12,6 +13,8 @@
 #include "json_scratch.h"
 #include "http.h"
 #include "log.h"
+#include "migrate.h"
+#include "pg_election.h"
 #include "pg_store.h"
 #include "pg_tokens.h"
 #include "rasfleet/result.h"
@@ -35,6 +38,7 @@ static void usage(FILE *out)
             "       rasfleet-collector token add --role agent|reader [--name NAME] [options]\n"
             "       rasfleet-collector token list [options]\n"
             "       rasfleet-collector token revoke ID [options]\n"
+            "       rasfleet-collector migrate --from FILE.db --db postgresql://...\n"
             "\n"
             "options:\n"
             "  --config FILE          settings file (key = value; see "
@@ -65,6 +69,7 @@ struct cli {
     const char *port_file;
     const char *role;
     const char *name;
+    const char *from; /* migrate: the SQLite file */
 };
 
 static int load_config_arg(int argc, char **argv, struct config *cfg)
@@ -105,6 +110,7 @@ static int parse_flags(int argc, char **argv, struct cli *cli)
         {"admin-token-file", required_argument, NULL, 'A'},
         {"role", required_argument, NULL, 'R'},
         {"name", required_argument, NULL, 'n'},
+        {"from", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -140,6 +146,9 @@ static int parse_flags(int argc, char **argv, struct cli *cli)
             break;
         case 'n':
             cli->name = optarg;
+            break;
+        case 'F':
+            cli->from = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -269,6 +278,7 @@ static int cmd_serve(struct cli *cli)
     struct fleet fleet;
     struct analyzer analyzer;
     struct api api = {0};
+    struct pg_election *election = NULL;
     sqlite3 *rodb = NULL;
     bool have_fleet = false;
     char err[512] = "";
@@ -322,6 +332,20 @@ static int cmd_serve(struct cli *cli)
     }
     have_fleet = true;
     analyzer_init(&analyzer, &fleet, &ac);
+    if (pg) { /* one collector computes the findings, the others serve them */
+        char node[256];
+        struct analyzer_share share;
+        pg_election_node_name(node, sizeof(node));
+        if (pg_election_create(cfg->db_path, node, &election, err, sizeof(err)) != RF_OK) {
+            fprintf(stderr, "rasfleet-collector: %s\n", err);
+            analyzer_free(&analyzer);
+            fleet_free(&fleet);
+            have_fleet = false;
+            goto out;
+        }
+        pg_election_share(election, &share);
+        analyzer_set_share(&analyzer, &share);
+    }
     if (analyzer_start(&analyzer) != RF_OK) {
         fprintf(stderr, "rasfleet-collector: cannot start the analyzer thread\n");
         analyzer_free(&analyzer);
@@ -340,7 +364,8 @@ static int cmd_serve(struct cli *cli)
         api.reads_unavailable =
             "this collector stores into PostgreSQL; the read API on PostgreSQL is not"
             " implemented yet (see docs/storage.md)";
-        log_warn("PostgreSQL backend: ingest only; the read API answers 501 for now");
+        log_warn("PostgreSQL backend: ingest and findings; the other read endpoints answer 501"
+                 " for now");
         if (load_baseline(cfg, NULL, &fleet) != RF_OK)
             goto out;
     } else if (store_open(cfg->db_path, STORE_READ_ONLY, &rodb, err, sizeof(err)) != RF_OK ||
@@ -392,6 +417,7 @@ out:
         analyzer_free(&analyzer);
         fleet_free(&fleet);
     }
+    pg_election_destroy(election); /* after the analyzer thread stopped */
     auth_destroy(auth);
     if (exit_code == 0)
         log_info("stopped cleanly");
@@ -534,6 +560,33 @@ static int cmd_token(struct cli *cli, int argc, char **argv)
     return exit_code;
 }
 
+/* `migrate --from FILE.db --db postgresql://...`: exit 0 copied and
+ * verified, 1 failed (target unchanged), 2 usage, 3 target not empty. */
+static int cmd_migrate(struct cli *cli)
+{
+    char err[1024], from[sizeof(cli->cfg.db_path)];
+    if (!cli->from || !dburl_is_postgres(cli->cfg.db_path)) {
+        fprintf(stderr, "rasfleet-collector: migrate needs --from FILE.db (the SQLite database)"
+                        " and --db postgresql://... (the target)\n");
+        return 2;
+    }
+    if (dburl_normalise(cli->from, from, sizeof(from), err, sizeof(err)) != RF_OK ||
+        dburl_is_postgres(from)) {
+        fprintf(stderr, "rasfleet-collector: --from must name a SQLite file\n");
+        return 2;
+    }
+    char shown[sizeof(cli->cfg.db_path)];
+    dburl_redact(cli->cfg.db_path, shown, sizeof(shown));
+    fprintf(stderr, "migrating %s into %s\n", from, shown);
+    struct migrate_options o = {.sqlite_path = from, .pg_url = cli->cfg.db_path,
+                                .progress = stderr};
+    int rc = migrate_run(&o, NULL, err, sizeof(err));
+    if (rc == RF_OK)
+        return 0;
+    fprintf(stderr, "rasfleet-collector: migrate: %s\n", err);
+    return rc == RF_EBUSY ? 3 : 1;
+}
+
 int main(int argc, char **argv)
 {
     json_scratch_install(); /* before any thread: batch JSON trees in per-thread regions */
@@ -552,6 +605,8 @@ int main(int argc, char **argv)
         return cmd_serve(&cli);
     if (strcmp(args[0], "token") == 0)
         return cmd_token(&cli, rest - 1, args + 1);
+    if (strcmp(args[0], "migrate") == 0 && rest == 1)
+        return cmd_migrate(&cli);
     usage(stderr);
     return 2;
 }

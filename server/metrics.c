@@ -67,6 +67,7 @@ static struct {
     _Atomic uint64_t retention_rows;
     _Atomic uint64_t checkpoint_frames;
     _Atomic uint64_t checkpoint_restarts;
+    _Atomic uint64_t analyzer_follower; /* 0: computes findings (alone or elected) */
 } m;
 
 const char *metrics_reject_name(enum metrics_reject r)
@@ -142,6 +143,16 @@ void metrics_count_checkpoint(uint64_t frames, int restart)
     atomic_fetch_add_explicit(&m.checkpoint_frames, frames, memory_order_relaxed);
     if (restart)
         atomic_fetch_add_explicit(&m.checkpoint_restarts, 1, memory_order_relaxed);
+}
+
+void metrics_set_analyzer_leader(int leader)
+{
+    atomic_store_explicit(&m.analyzer_follower, leader ? 0 : 1, memory_order_relaxed);
+}
+
+int metrics_analyzer_leader(void)
+{
+    return atomic_load_explicit(&m.analyzer_follower, memory_order_relaxed) ? 0 : 1;
 }
 
 void metrics_reset(void)
@@ -315,6 +326,11 @@ int metrics_render(const struct metrics_gauges *g, struct buf *b)
     if (rc == RF_OK)
         rc = gauge(b, "rasfleet_start_time_seconds", "Unix time the collector started.",
                    g->start_time);
+    if (rc == RF_OK)
+        rc = gauge(b, "rasfleet_analyzer_leader",
+                   "1 when this collector computes the findings (alone, or elected among"
+                   " collectors sharing PostgreSQL); 0: it serves the leader's.",
+                   (double)metrics_analyzer_leader());
     if (rc == RF_OK)
         rc = render_agents(g, b);
     return rc;

@@ -71,6 +71,11 @@ void metrics_count_retention(uint64_t rows);
 /* A background WAL checkpoint copied `frames` pages; restart: it was forced. */
 void metrics_count_checkpoint(uint64_t frames, int restart);
 
+/* Whether this collector computes the findings (pg_election.c sets it;
+ * 1 until then): rasfleet_analyzer_leader and /healthz's "analyzer". */
+void metrics_set_analyzer_leader(int leader);
+int metrics_analyzer_leader(void);
+
 /* Gauges read when /metrics is rendered. */
 struct metrics_gauges {
     int64_t queue_depth;    /* batches waiting for the writer */
