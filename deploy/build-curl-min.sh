@@ -5,14 +5,16 @@
 # RF_AGENT_CURL=minimal, the default): Debian's curl source package (the
 # bookworm version, with Debian's patches, security fixes included), fetched
 # with `apt-get source` into DEPS_DIR and built there as a static, PIC
-# libcurl.a for HTTP and HTTPS only, with mbedTLS (Debian's libmbedtls-dev)
-# as its TLS library: no FTP, LDAP, SSH, RTMP, HTTP/2, IDN, PSL, GSSAPI,
-# brotli, zstd, zlib, cookies, alt-svc, HSTS, DoH, netrc, NTLM. Proxies from
-# the environment stay. Why: docs/agent.md, "Performance".
+# libcurl.a for HTTP and HTTPS only, with OpenSSL (Debian's libssl-dev,
+# linked statically into the agent by agent/CMakeLists.txt) as its TLS
+# library: no FTP, LDAP, SSH, RTMP, HTTP/2, IDN, PSL, GSSAPI, brotli, zstd,
+# zlib, cookies, alt-svc, HSTS, DoH, netrc, NTLM. Proxies from the
+# environment stay. Why (and why OpenSSL, not mbedTLS or wolfSSL):
+# docs/agent.md, "Performance".
 #
 # The result, DEPS_DIR/curl-min/{include,lib/libcurl.a,rasfleet-curl.stamp},
 # is kept: later runs (and builds) need no network. It is rebuilt when the
-# recipe below, the compiler or the mbedTLS version changes; set
+# recipe below, the compiler or the OpenSSL version changes; set
 # RF_CURL_REFRESH=1 (or remove DEPS_DIR/curl-min) to fetch the current Debian
 # version again. Nothing third-party enters the source tree.
 #
@@ -28,10 +30,10 @@ here="$(cd "$(dirname "$0")" && pwd)"
 suite="${RF_CURL_DEBIAN_SUITE:-bookworm}"
 say() { echo "build-curl-min: $*"; }
 
-mbedtls_version=$(dpkg-query -W -f='${Version}' libmbedtls-dev 2>/dev/null) ||
-  debsrc_die "needs libmbedtls-dev (deploy/install-deps.sh installs it)"
+openssl_version=$(dpkg-query -W -f='${Version}' libssl-dev 2>/dev/null) ||
+  debsrc_die "needs libssl-dev (deploy/install-deps.sh installs it)"
 # the cache is rebuilt when this changes: bump the number with the options
-recipe="rasfleet-curl-min 1 $suite mbedtls $mbedtls_version $("$cc" -dumpfullversion -dumpversion | head -n1)"
+recipe="rasfleet-curl-min 2 $suite openssl $openssl_version $("$cc" -dumpfullversion -dumpversion | head -n1)"
 out="$deps/curl-min"
 mkdir -p "$deps"
 exec 9>"$deps/.curl-min.lock"
@@ -55,12 +57,15 @@ version=${version#curl_}
 # flavour (and this build) is the series without them
 debsrc_unpack "$work/dl" curl "$work/src" 90_gnutls.patch
 
-# curl's own CMake build; its checks take most of the time
-cmake -S "$work/src" -B "$work/build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=Release \
+# curl's own CMake build; its checks take most of the time (with Ninja: half)
+generator=()
+command -v ninja >/dev/null && generator=(-G Ninja)
+cmake -S "$work/src" -B "$work/build" "${generator[@]}" -DCMAKE_C_COMPILER="$cc" \
+  -DCMAKE_BUILD_TYPE=Release \
   -DBUILD_SHARED_LIBS=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DBUILD_CURL_EXE=OFF \
   -DBUILD_TESTING=OFF -DCURL_ENABLE_EXPORT_TARGET=OFF -DENABLE_MANUAL=OFF -DPICKY_COMPILER=OFF \
-  -DHTTP_ONLY=ON -DCURL_DISABLE_LDAP=ON -DCURL_DISABLE_LDAPS=ON -DCURL_USE_OPENSSL=OFF \
-  -DCURL_USE_MBEDTLS=ON -DCURL_USE_LIBSSH2=OFF -DCURL_USE_LIBSSH=OFF -DUSE_NGHTTP2=OFF \
+  -DHTTP_ONLY=ON -DCURL_DISABLE_LDAP=ON -DCURL_DISABLE_LDAPS=ON -DCURL_USE_OPENSSL=ON \
+  -DCURL_USE_MBEDTLS=OFF -DCURL_USE_LIBSSH2=OFF -DCURL_USE_LIBSSH=OFF -DUSE_NGHTTP2=OFF \
   -DUSE_LIBIDN2=OFF -DCURL_USE_LIBPSL=OFF -DCURL_BROTLI=OFF -DCURL_ZSTD=OFF \
   -DCURL_USE_GSSAPI=OFF -DCURL_ZLIB=OFF -DCURL_DISABLE_ALTSVC=ON -DCURL_DISABLE_HSTS=ON \
   -DCURL_DISABLE_COOKIES=ON -DCURL_DISABLE_NETRC=ON -DCURL_DISABLE_DOH=ON \
@@ -78,4 +83,4 @@ printf '%s\ncurl %s\n%s\n' "$recipe" "$version" \
   > "$stage/rasfleet-curl.stamp"
 rm -rf "$out" "$work"
 mv "$stage" "$out"
-say "built a static HTTP/HTTPS libcurl $version (mbedTLS $mbedtls_version) in $out in $(($(date +%s) - t0)) s"
+say "built a static HTTP/HTTPS libcurl $version (OpenSSL $openssl_version) in $out in $(($(date +%s) - t0)) s"
