@@ -8,9 +8,10 @@
  *
  * Which libcurl (agent/CMakeLists.txt, RF_AGENT_CURL):
  *   minimal (RF_CURL_STATIC): a libcurl built from Debian's source package
- *     for HTTP and HTTPS only (deploy/build-curl-min.sh), linked statically:
- *     a run touches only the pages of the code it runs, ~1 MB for a sending
- *     run where Debian's libcurl costs ~8.5 MB (docs/agent.md, Performance).
+ *     for HTTP and HTTPS only (deploy/build-curl-min.sh), linked statically
+ *     with OpenSSL: a run touches only the pages of the code it runs; a
+ *     sending run peaks at 7.4 MB, 12.9 MB with Debian's libcurl
+ *     (docs/agent.md, "Performance").
  *   system: Debian's libcurl, loaded with dlopen() on the first POST, not
  *     linked: it pulls in OpenSSL, libssh2, LDAP, Kerberos, nghttp2... whose
  *     loading alone costs ~8 MB of resident memory, and most agent runs
