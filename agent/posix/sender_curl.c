@@ -10,7 +10,7 @@
  *   minimal (RF_CURL_STATIC): a libcurl built from Debian's source package
  *     for HTTP and HTTPS only (deploy/build-curl-min.sh), linked statically
  *     with OpenSSL: a run touches only the pages of the code it runs; a
- *     sending run peaks at 7.4 MB, 12.9 MB with Debian's libcurl
+ *     sending run peaks at 7.0 MB, 12.8 MB with Debian's libcurl
  *     (docs/agent.md, "Performance").
  *   system: Debian's libcurl, loaded with dlopen() on the first POST, not
  *     linked: it pulls in OpenSSL, libssh2, LDAP, Kerberos, nghttp2... whose
