@@ -364,8 +364,13 @@ static int on_flush(void *ctx, struct batcher *b)
         goto out;
     buf_reset(&a->json);
     buf_reset(&a->gz);
-    if ((rc = batcher_body(b, e.batch_id, &a->info, &a->json)) != RF_OK ||
-        (rc = gzip_deflate(a->json.data, a->json.len, 6, &a->gz)) != RF_OK)
+    /* compressed from the batcher's own records: no copy of the batch */
+    if ((rc = batcher_body_head(e.batch_id, &a->info, &a->json)) != RF_OK)
+        goto out;
+    const struct gzip_piece body[] = {{a->json.data, a->json.len},
+                                      {b->records.data, b->records.len},
+                                      {BATCHER_BODY_TAIL, strlen(BATCHER_BODY_TAIL)}};
+    if ((rc = gzip_deflate_pieces(body, 3, 6, &a->gz)) != RF_OK)
         goto out;
     e.seq = progress_next_seq(a->progress, spool_max_seq(a->spool));
     e.created_ms = time_now_ms();

@@ -88,8 +88,7 @@ int batcher_note(struct batcher *b, const char *line)
     return rc == RF_OK ? buf_append_char(&b->delta, '\n') : rc;
 }
 
-int batcher_body(const struct batcher *b, const char *batch_id, const struct rf_agent_info *agent,
-                 struct buf *out)
+int batcher_body_head(const char *batch_id, const struct rf_agent_info *agent, struct buf *out)
 {
     int rc = buf_printf(out, "{\"schema\":%d,\"batch_id\":", RF_SCHEMA_VERSION);
     if (rc == RF_OK)
@@ -107,9 +106,16 @@ int batcher_body(const struct batcher *b, const char *batch_id, const struct rf_
         rc = buf_append_json_str(out, agent->agent_version);
     if (rc == RF_OK)
         rc = buf_append_str(out, "},\"records\":[");
+    return rc;
+}
+
+int batcher_body(const struct batcher *b, const char *batch_id, const struct rf_agent_info *agent,
+                 struct buf *out)
+{
+    int rc = batcher_body_head(batch_id, agent, out);
     if (rc == RF_OK && b->records.len)
         rc = buf_append(out, b->records.data, b->records.len);
     if (rc == RF_OK)
-        rc = buf_append_str(out, "]}");
+        rc = buf_append_str(out, BATCHER_BODY_TAIL);
     return rc;
 }

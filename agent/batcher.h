@@ -65,4 +65,13 @@ int batcher_flush(struct batcher *b);
 int batcher_body(const struct batcher *b, const char *batch_id, const struct rf_agent_info *agent,
                  struct buf *out);
 
+/*
+ * The same object in three pieces, for a caller that compresses it without
+ * a copy of the records (gzip_deflate_pieces): the head, appended to out by
+ * batcher_body_head() (up to and including "records":[), then b->records,
+ * then BATCHER_BODY_TAIL.
+ */
+int batcher_body_head(const char *batch_id, const struct rf_agent_info *agent, struct buf *out);
+#define BATCHER_BODY_TAIL "]}"
+
 #endif

@@ -5,11 +5,19 @@
 # collector on loopback. Targets: < 8 MB peak RSS, < 200 ms CPU (user+sys).
 # Then a second run over the same directory (nothing new to send).
 #
-#   bench/agent-bench.sh [BUILD_DIR]   (default build-agent-bench, RelWithDebInfo: -O2)
+#   bench/agent-bench.sh [--tls] [BUILD_DIR]   (default build-agent-bench, RelWithDebInfo: -O2)
+#
+# --tls: over HTTPS (a throwaway CA and a certificate for 127.0.0.1 made with
+# the openssl command; the agent is given the CA with --ca-file).
 #
 # Prints the figures; they are recorded in docs/benchmarks.md by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+tls=0
+if [ "${1:-}" = "--tls" ]; then
+  tls=1
+  shift
+fi
 build="${1:-build-agent-bench}"
 events="${RF_BENCH_EVENTS:-10000}"
 pbk_files=5
@@ -55,12 +63,27 @@ for k in range(files):
             f.write("[Bench VPN %d-%d]\r\n" % (k, s) + body)
 PY
 
+scheme=http coll_tls=() agent_tls=()
+if [ "$tls" = 1 ]; then
+  ossl() { openssl "$@" >/dev/null 2>&1; }
+  ossl req -x509 -newkey rsa:2048 -nodes -keyout "$work/ca.key" -out "$work/ca.pem" -days 2 \
+    -subj "/CN=rasfleet bench CA"
+  ossl req -newkey rsa:2048 -nodes -keyout "$work/server.key" -out "$work/server.csr" \
+    -subj "/CN=127.0.0.1"
+  echo "subjectAltName=IP:127.0.0.1" > "$work/server.ext"
+  ossl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
+    -CAcreateserial -out "$work/server.pem" -days 2 -extfile "$work/server.ext"
+  scheme=https
+  coll_tls=(--tls-cert "$work/server.pem" --tls-key "$work/server.key")
+  agent_tls=(--ca-file "$work/ca.pem")
+fi
+
 export RASFLEET_ADMIN_TOKEN="bench-admin-token-$(date +%s)-0123456789"
 "$build/server/rasfleet-collector" --listen 127.0.0.1:0 --db "$work/db.sqlite" \
-  --port-file "$work/port" 2>"$work/collector.log" &
+  --port-file "$work/port" "${coll_tls[@]}" 2>"$work/collector.log" &
 coll_pid=$!
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
-url="http://127.0.0.1:$(cat "$work/port")"
+url="$scheme://127.0.0.1:$(cat "$work/port")"
 
 measure() { # label state-dir
   local log="$work/agent.log" TIMEFORMAT="%3U %3S %3R" times rc=0
@@ -69,7 +92,7 @@ measure() { # label state-dir
   # also count its parent's pages from before exec)
   times=$( { time "$build/agent/rasfleet-agent" --once --collector "$url" \
       --token "$RASFLEET_ADMIN_TOKEN" --source-dir "$work/src" --state-dir "$2" \
-      --device-id bench-device --log-level info 2>"$log" ; } 2>&1 ) || rc=$?
+      --device-id bench-device --log-level info "${agent_tls[@]}" 2>"$log" ; } 2>&1 ) || rc=$?
   local rss_kib
   rss_kib=$(sed -n 's/.*peak RSS \([0-9]*\) KiB.*/\1/p' "$log" | tail -1)
   read -r user sys real <<<"$times"
@@ -78,7 +101,7 @@ measure() { # label state-dir
       l, rc, kib / 1024, (u + s) * 1000, u * 1000, s * 1000, r * 1000 }'
 }
 
-echo "agent bench: $events events, $((pbk_files * pbk_sections)) pbk entries; $(nproc) cores, $(uname -sr)"
+echo "agent bench ($scheme): $events events, $((pbk_files * pbk_sections)) pbk entries; $(nproc) cores, $(uname -sr)"
 measure "first run (all new)" "$work/state"
 measure "second run (nothing new)" "$work/state"
 rows=$(python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute('select count(*) from events').fetchone()[0], c.execute('select count(*) from pbk_entries').fetchone()[0], c.execute('select count(*) from vpn_policies').fetchone()[0])" "$work/db.sqlite")

@@ -87,8 +87,9 @@ wait_quiet() {
 
 if [ "${RF_BENCH_NO_BUILD:-0}" != 1 ]; then
     say "build (Release) in $BUILD"
+    # RF_AGENT_CURL=system: no agent is built here, so no minimal libcurl
     cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DRF_BUILD_TESTS=OFF \
-        "-DCMAKE_C_FLAGS=$CFLAGS_EXTRA" >/dev/null
+        -DRF_AGENT_CURL=system "-DCMAKE_C_FLAGS=$CFLAGS_EXTRA" >/dev/null
     # only what the benchmark runs: a broken agent or test build elsewhere
     # in the tree does not stop it
     cmake --build "$BUILD" -j2 --target rasfleet-collector rasfleet-loadgen \

@@ -90,23 +90,36 @@ out:
     return rc;
 }
 
-int gzip_deflate(const void *in, size_t in_len, int level, struct buf *out)
+int gzip_deflate_pieces(const struct gzip_piece *pieces, size_t n, int level, struct buf *out)
 {
     z_stream zs = {0};
     int rc = RF_OK;
-    if (in_len > UINT_MAX)
-        return RF_ETOOBIG;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (pieces[i].len > UINT_MAX - total)
+            return RF_ETOOBIG;
+        total += pieces[i].len;
+    }
     if (deflateInit2(&zs, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         return RF_ENOMEM;
-    uLong bound = deflateBound(&zs, (uLong)in_len);
+    uLong bound = deflateBound(&zs, (uLong)total);
     if (buf_reserve(out, bound) != RF_OK) {
         rc = RF_ENOMEM;
         goto out;
     }
-    zs.next_in = (Bytef *)in;
-    zs.avail_in = (uInt)in_len;
     zs.next_out = (Bytef *)out->data + out->len;
     zs.avail_out = (uInt)bound;
+    /* bound covers the whole member: every piece is consumed in one call */
+    for (size_t i = 0; i < n; i++) {
+        if (pieces[i].len == 0)
+            continue; /* deflate() makes no progress on it: Z_BUF_ERROR */
+        zs.next_in = (Bytef *)pieces[i].data;
+        zs.avail_in = (uInt)pieces[i].len;
+        if (deflate(&zs, Z_NO_FLUSH) != Z_OK || zs.avail_in != 0) {
+            rc = RF_EIO;
+            goto out;
+        }
+    }
     if (deflate(&zs, Z_FINISH) != Z_STREAM_END) {
         rc = RF_EIO;
         goto out;
@@ -116,4 +129,10 @@ int gzip_deflate(const void *in, size_t in_len, int level, struct buf *out)
 out:
     deflateEnd(&zs);
     return rc;
+}
+
+int gzip_deflate(const void *in, size_t in_len, int level, struct buf *out)
+{
+    struct gzip_piece one = {in, in_len};
+    return gzip_deflate_pieces(&one, 1, level, out);
 }

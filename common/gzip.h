@@ -24,4 +24,17 @@ int gzip_inflate(const void *in, size_t in_len, size_t max_out, struct buf *out)
 /* Compresses in[0..in_len) as one gzip member appended to out (level 1..9). */
 int gzip_deflate(const void *in, size_t in_len, int level, struct buf *out);
 
+/* One piece of the input of gzip_deflate_pieces(). */
+struct gzip_piece {
+    const void *data;
+    size_t len;
+};
+
+/*
+ * Compresses the concatenation of pieces[0..n) as one gzip member appended
+ * to out, without joining them first (the agent's batch: a small head, the
+ * records as the batcher holds them, a tail). Returns as gzip_deflate().
+ */
+int gzip_deflate_pieces(const struct gzip_piece *pieces, size_t n, int level, struct buf *out);
+
 #endif

@@ -11,9 +11,11 @@ set -euo pipefail
 want_tests=0
 [ "${1:-}" = "--test" ] && want_tests=1
 
+# libssl-dev, patch, xz-utils, ninja-build: the agent's minimal libcurl
+# (deploy/build-curl-min.sh: Debian's curl source, static OpenSSL)
 pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev zlib1g-dev
       libcjson-dev libexpat1-dev nettle-dev libcurl4-openssl-dev sqlite3 curl ca-certificates
-      libjs-chart.js libpq-dev)
+      libjs-chart.js libpq-dev libssl-dev patch xz-utils ninja-build debian-archive-keyring)
 if [ "$want_tests" = 1 ]; then
   pkgs+=(libcmocka-dev python3 prometheus systemd clang libclang-rt-14-dev e2fsprogs openssl
          chromium postgresql haproxy nginx-light)

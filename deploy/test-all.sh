@@ -31,7 +31,8 @@ CI=true RF_WINDOWS_TESTS=1 RF_BUILD_DIR="$PWD/build-test" RF_SOURCE_DIR="$PWD" R
 
 echo "== build and test under ASan+UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DRF_SANITIZE=ON
+  run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DRF_SANITIZE=ON \
+  -DRF_AGENT_CURL_DEPS="$PWD/build-test/deps" # the Release build's minimal libcurl
 echo "== fuzzing: regressions, then ${RF_FUZZ_SECONDS:-18} s per target"
 tests/fuzz/run-fuzzers.sh -t "${RF_FUZZ_SECONDS:-18}" -j "$jobs" build-fuzz
 echo "== all suites passed"

@@ -6,11 +6,17 @@
  * timeouts. A failure is described for the user (describe_failure): a TLS
  * refusal says which check failed and what to change.
  *
- * libcurl is loaded with dlopen() on the first POST, not linked: Debian's
- * libcurl pulls in OpenSSL, libssh2, LDAP, Kerberos, nghttp2... whose
- * loading alone costs ~8 MB of resident memory and ~40 ms of CPU, and most
- * agent runs (nothing new since the last one) send nothing at all. The
- * header still comes from libcurl4-openssl-dev (pkg-config libcurl).
+ * Which libcurl (agent/CMakeLists.txt, RF_AGENT_CURL):
+ *   minimal (RF_CURL_STATIC): a libcurl built from Debian's source package
+ *     for HTTP and HTTPS only (deploy/build-curl-min.sh), linked statically
+ *     with OpenSSL: a run touches only the pages of the code it runs; a
+ *     sending run peaks at 7.0 MB, 12.8 MB with Debian's libcurl
+ *     (docs/agent.md, "Performance").
+ *   system: Debian's libcurl, loaded with dlopen() on the first POST, not
+ *     linked: it pulls in OpenSSL, libssh2, LDAP, Kerberos, nghttp2... whose
+ *     loading alone costs ~8 MB of resident memory, and most agent runs
+ *     (nothing new since the last one) send nothing at all.
+ * Either way the sender calls libcurl through struct curl_api.
  */
 #include "sender.h"
 #include "backoff.h"
@@ -19,7 +25,9 @@
 #include "timeutil.h"
 
 #include <curl/curl.h>
+#ifndef RF_CURL_STATIC
 #include <dlfcn.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +35,7 @@
 
 /* The libcurl functions the sender uses, resolved by load_curl(). */
 struct curl_api {
-    void *lib;
+    void *lib; /* the dlopen() handle; NULL when linked (RF_CURL_STATIC) */
     CURLcode (*global_init)(long);
     void (*global_cleanup)(void);
     CURL *(*easy_init)(void);
@@ -134,17 +142,22 @@ static void describe_failure(const struct sender *s, CURLcode cc, const char *de
     }
 }
 
+#ifdef RF_CURL_STATIC
+#define CURL_SYM(s, field, name) ((s)->api.field = name)
+#else
 #define CURL_SYM(s, field, name)                                                                   \
     do {                                                                                           \
-        void *p_ = dlsym((s)->api.lib, name);                                                      \
+        void *p_ = dlsym((s)->api.lib, #name);                                                     \
         if (!p_)                                                                                   \
             goto fail;                                                                             \
         memcpy(&(s)->api.field, &p_, sizeof(p_));                                                  \
     } while (0)
+#endif
 
-/* Loads libcurl and creates the easy handle; RF_EIO with load_error set. */
-static int load_curl(struct sender *s)
+/* Finds libcurl (RF_CURL_STATIC: linked in; else dlopen()), fills s->api; RF_EIO with load_error. */
+static int resolve_curl(struct sender *s)
 {
+#ifndef RF_CURL_STATIC
     static const char *const names[] = {"libcurl.so.4", "libcurl.so", "libcurl.4.dylib"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !s->api.lib; i++)
         s->api.lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
@@ -152,27 +165,38 @@ static int load_curl(struct sender *s)
         snprintf(s->load_error, sizeof(s->load_error), "cannot load libcurl: %s", dlerror());
         return RF_EIO;
     }
-    CURL_SYM(s, global_init, "curl_global_init");
-    CURL_SYM(s, global_cleanup, "curl_global_cleanup");
-    CURL_SYM(s, easy_init, "curl_easy_init");
-    CURL_SYM(s, easy_cleanup, "curl_easy_cleanup");
-    CURL_SYM(s, easy_reset, "curl_easy_reset");
-    CURL_SYM(s, easy_setopt, "curl_easy_setopt");
-    CURL_SYM(s, easy_perform, "curl_easy_perform");
-    CURL_SYM(s, easy_getinfo, "curl_easy_getinfo");
-    CURL_SYM(s, easy_strerror, "curl_easy_strerror");
-    CURL_SYM(s, slist_append, "curl_slist_append");
-    CURL_SYM(s, slist_free_all, "curl_slist_free_all");
-    if (s->api.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(s->curl = s->api.easy_init())) {
-        snprintf(s->load_error, sizeof(s->load_error), "libcurl failed to initialise");
-        return RF_EIO;
-    }
+#endif
+    CURL_SYM(s, global_init, curl_global_init);
+    CURL_SYM(s, global_cleanup, curl_global_cleanup);
+    CURL_SYM(s, easy_init, curl_easy_init);
+    CURL_SYM(s, easy_cleanup, curl_easy_cleanup);
+    CURL_SYM(s, easy_reset, curl_easy_reset);
+    CURL_SYM(s, easy_setopt, curl_easy_setopt);
+    CURL_SYM(s, easy_perform, curl_easy_perform);
+    CURL_SYM(s, easy_getinfo, curl_easy_getinfo);
+    CURL_SYM(s, easy_strerror, curl_easy_strerror);
+    CURL_SYM(s, slist_append, curl_slist_append);
+    CURL_SYM(s, slist_free_all, curl_slist_free_all);
     return RF_OK;
+#ifndef RF_CURL_STATIC
 fail:
     snprintf(s->load_error, sizeof(s->load_error), "libcurl lacks a function: %s", dlerror());
     dlclose(s->api.lib);
     memset(&s->api, 0, sizeof(s->api));
     return RF_EIO;
+#endif
+}
+
+/* Resolves libcurl and creates the easy handle; RF_EIO with load_error set. */
+static int load_curl(struct sender *s)
+{
+    if (resolve_curl(s) != RF_OK)
+        return RF_EIO;
+    if (s->api.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(s->curl = s->api.easy_init())) {
+        snprintf(s->load_error, sizeof(s->load_error), "libcurl failed to initialise");
+        return RF_EIO;
+    }
+    return RF_OK;
 }
 
 int sender_create(const struct agent_config *cfg, struct sender **out)

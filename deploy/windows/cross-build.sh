@@ -100,61 +100,22 @@ mkdir -p "$deps"
 exec 9>"$deps/.lock"
 flock 9 # one build of the cache at a time
 
-# apt-get source from a private source list: the system's apt config is not
-# touched, and apt checks every file against the signed Release of $suite.
-fetch_sources() { # dest pkg...
-  local dest="$1" apt_dir="$deps/apt"
-  shift
-  mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$dest"
-  cat > "$apt_dir/debian.sources" <<EOF
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: $suite
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-  local opts=(-o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$apt_dir"
-              -o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache="$apt_dir/cache"
-              -o Debug::NoLocking=true -o APT::Sandbox::User="$(id -un)" -q)
-  apt-get "${opts[@]}" update >"$apt_dir/update.log" 2>&1 ||
-    { cat "$apt_dir/update.log" >&2; die "apt-get update of the $suite sources failed"; }
-  (cd "$dest" && apt-get "${opts[@]}" source --download-only "$@") >"$apt_dir/source.log" 2>&1 ||
-    { cat "$apt_dir/source.log" >&2; die "apt-get source $* failed"; }
-}
-
-# orig tarball + Debian's patch series (format 3.0 (quilt)) into dir
-unpack_patched() { # dl pkg dir
-  local dl="$1" pkg="$2" dir="$3" p opts
-  local orig=("$dl/${pkg}_"*.orig.tar.*) deb=("$dl/${pkg}_"*.debian.tar.*)
-  if [ ! -f "${orig[0]}" ] || [ ! -f "${deb[0]}" ]; then
-    die "$pkg: no orig + debian tarballs in $dl"
-  fi
-  rm -rf "$dir"
-  mkdir -p "$dir"
-  tar -C "$dir" --strip-components=1 -xf "${orig[0]}"
-  tar -C "$dir" -xf "${deb[0]}"
-  if [ -f "$dir/debian/patches/series" ]; then
-    while read -r p opts; do
-      case "$p" in ''|'#'*) continue ;; esac
-      # shellcheck disable=SC2086 # a series line's options are words
-      patch -d "$dir" -s -f --batch ${opts:--p1} < "$dir/debian/patches/$p" ||
-        die "$pkg: Debian patch $p does not apply"
-    done < "$dir/debian/patches/series"
-  fi
-}
+# debsrc_fetch, debsrc_unpack: apt-get source + Debian's patch series
+# shellcheck source=deploy/debian-source.sh
+. "$src/deploy/debian-source.sh"
 
 build_deps() {
   local stage="$deps/prefix.new" dl="$deps/dl" w="$deps/work"
   rm -rf "$stage" "$dl" "$w"
   mkdir -p "$stage/include/cjson" "$stage/lib/pkgconfig" "$w"
   say "fetching the Debian $suite sources of cjson and expat"
-  fetch_sources "$dl" cjson expat
+  debsrc_fetch "$deps/apt" "$suite" "$dl" cjson expat
   local vcjson vexpat
   vcjson=$(basename "$(ls "$dl"/cjson_*.dsc)" .dsc); vcjson=${vcjson#cjson_}
   vexpat=$(basename "$(ls "$dl"/expat_*.dsc)" .dsc); vexpat=${vexpat#expat_}
 
   # cJSON: one file. CJSON_HIDE_SYMBOLS: no __declspec(dllexport) into the .exe
-  unpack_patched "$dl" cjson "$w/cjson"
+  debsrc_unpack "$dl" cjson "$w/cjson"
   "$cc" -std=c99 -O2 -DCJSON_HIDE_SYMBOLS -c "$w/cjson/cJSON.c" -o "$w/cJSON.o"
   $triplet-ar rcs "$stage/lib/libcjson.a" "$w/cJSON.o"
   cp "$w/cjson/cJSON.h" "$stage/include/cjson/"
@@ -171,7 +132,7 @@ Cflags: -DCJSON_HIDE_SYMBOLS -I\${includedir} -I\${includedir}/cjson
 EOF
 
   # expat: its own CMake, static, nothing but the library
-  unpack_patched "$dl" expat "$w/expat"
+  debsrc_unpack "$dl" expat "$w/expat"
   # Debian's backport of the CVE-2024-8176 fix tests `#if XML_DTD == 1`: true
   # with its autotools config.h (XML_DTD 1), an error with 2.5.0's CMake
   # template, which defines XML_DTD empty

@@ -69,7 +69,9 @@ t0=$(date +%s)
 if [ $do_build = 1 ]; then
   if [ $toplevel = 1 ]; then
     src=$root
-    extra=(-DRF_BUILD_TESTS=OFF)
+    # the fuzz targets use no HTTP client: the distribution's libcurl header
+    # spares this build the agent's minimal libcurl (deploy/build-curl-min.sh)
+    extra=(-DRF_BUILD_TESTS=OFF -DRF_AGENT_CURL=system)
   else
     src=$here
     extra=()

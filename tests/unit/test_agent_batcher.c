@@ -39,8 +39,16 @@ static int on_flush(void *ctx, struct batcher *b)
     if (s->fail_with)
         return s->fail_with;
     assert_true(s->n < MAX_FLUSHES);
-    struct buf body = BUF_INIT;
-    assert_int_equal(batcher_body(b, "batch-x", &agent, &body), RF_OK);
+    /* the body as the agent compresses it: head, the records, tail */
+    struct buf body = BUF_INIT, whole = BUF_INIT;
+    assert_int_equal(batcher_body_head("batch-x", &agent, &body), RF_OK);
+    if (b->records.len)
+        assert_int_equal(buf_append(&body, b->records.data, b->records.len), RF_OK);
+    assert_int_equal(buf_append_str(&body, BATCHER_BODY_TAIL), RF_OK);
+    assert_int_equal(batcher_body(b, "batch-x", &agent, &whole), RF_OK);
+    assert_int_equal(whole.len, body.len);
+    assert_memory_equal(whole.data, body.data, body.len);
+    buf_free(&whole);
     /* what the collector would decode */
     struct rf_batch out;
     struct batch_error err;

@@ -334,6 +334,36 @@ static void test_three_members_small(void **state)
     buf_free(&out);
 }
 
+static void test_pieces_make_one_member(void **state)
+{
+    (void)state;
+    struct buf gz = BUF_INIT, out = BUF_INIT;
+    const struct gzip_piece small[] = {{"one,", 4}, {"", 0}, {"three", 5}, {NULL, 0}};
+    assert_int_equal(gzip_deflate_pieces(small, 4, 6, &gz), RF_OK);
+    assert_int_equal(gzip_inflate(gz.data, gz.len, 100, &out), RF_OK);
+    assert_int_equal(out.len, 9);
+    assert_string_equal(out.data, "one,three");
+    buf_reset(&gz);
+    buf_reset(&out);
+    /* no pieces: an empty member */
+    assert_int_equal(gzip_deflate_pieces(NULL, 0, 6, &gz), RF_OK);
+    assert_true(gz.len > 0);
+    assert_int_equal(gzip_inflate(gz.data, gz.len, 100, &out), RF_OK);
+    assert_int_equal(out.len, 0);
+    buf_reset(&gz);
+    /* large pieces, incompressible: the bound holds across calls */
+    size_t n = 300000;
+    unsigned char *p = make_payload(n, 5);
+    const struct gzip_piece big[] = {{p, 1}, {p + 1, 150000}, {p + 150001, n - 150001}};
+    assert_int_equal(gzip_deflate_pieces(big, 3, 9, &gz), RF_OK);
+    assert_int_equal(gzip_inflate(gz.data, gz.len, n, &out), RF_OK);
+    assert_int_equal(out.len, n);
+    assert_memory_equal(out.data, p, n);
+    buf_free(&gz);
+    buf_free(&out);
+    free(p);
+}
+
 static void test_trailing_garbage(void **state)
 {
     (void)state;
@@ -381,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_crc_and_body),
         cmocka_unit_test(test_two_members),
         cmocka_unit_test(test_three_members_small),
+        cmocka_unit_test(test_pieces_make_one_member),
         cmocka_unit_test(test_trailing_garbage),
         cmocka_unit_test(test_second_member_truncated),
     };
