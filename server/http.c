@@ -203,8 +203,7 @@ static enum MHD_Result ingest_finish(struct request *req)
     struct http_server *s = req->srv;
     struct ingest_limits lim = {.max_body_bytes = s->cfg.max_body_bytes,
                                 .max_inflated_bytes = s->cfg.max_inflated_bytes,
-                                .max_records = s->cfg.max_records,
-                                .refuse_agent_status = dburl_is_postgres(s->cfg.db_path)};
+                                .max_records = s->cfg.max_records};
     struct ingest_refusal ref;
     struct rf_batch batch;
     size_t bytes = 0;

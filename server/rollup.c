@@ -4,8 +4,8 @@
  * rollup.h for what a row counts.
  *
  * A batch is one device's, and its events mostly share a day and a few
- * codes, so the writer upserts a handful of rows per batch instead of one
- * per event. An event is added to its row when a scan of the last
+ * codes, so the writer upserts a handful of rows per batch (SQLite) or per
+ * group of batches (PostgreSQL) instead of one per event. An event is added to its row when a scan of the last
  * ROLLUP_SCAN_ROWS rows finds it (a typical batch has fewer rows than
  * that), else appended as a new row; rollup_batch_finish() sorts and merges
  * once per batch, so a batch of scattered keys costs n log n, not n^2.
@@ -71,30 +71,32 @@ static int add_attempt(struct rollup_batch *rb, int64_t day)
     return RF_OK;
 }
 
-static int add_failure(struct rollup_batch *rb, int64_t day, int64_t connection, int32_t code)
+static int add_failure(struct rollup_batch *rb, int64_t day, int64_t device, int64_t connection,
+                       int32_t code)
 {
     for (size_t i = rb->n_cells; i-- > 0 && rb->n_cells - i <= ROLLUP_SCAN_ROWS;) {
         struct rollup_failure_cell *c = &rb->cells[i];
-        if (c->day == day && c->connection == connection && c->code == code) {
+        if (c->day == day && c->device == device && c->connection == connection &&
+            c->code == code) {
             c->failures++;
             return RF_OK;
         }
     }
     if (grow((void **)&rb->cells, rb->n_cells, &rb->cap_cells, sizeof(*rb->cells)) != RF_OK)
         return RF_ENOMEM;
-    rb->cells[rb->n_cells++] = (struct rollup_failure_cell){day, connection, code, 1};
+    rb->cells[rb->n_cells++] = (struct rollup_failure_cell){day, device, connection, code, 1};
     return RF_OK;
 }
 
-int rollup_batch_add(struct rollup_batch *rb, int64_t time_ms, int event_id, int64_t connection,
-                     bool has_code, int64_t code)
+int rollup_batch_add(struct rollup_batch *rb, int64_t device, int64_t time_ms, int event_id,
+                     int64_t connection, bool has_code, int64_t code)
 {
     if (event_id != 20225 && event_id != 20227)
         return RF_OK;
     int64_t day = rollup_day(time_ms);
     int rc = add_attempt(rb, day);
     if (rc == RF_OK && event_id == 20227)
-        rc = add_failure(rb, day, connection, has_code ? (int32_t)code : 0);
+        rc = add_failure(rb, day, device, connection, has_code ? (int32_t)code : 0);
     return rc;
 }
 
@@ -109,6 +111,8 @@ static int cmp_cell(const void *a, const void *b)
     const struct rollup_failure_cell *x = a, *y = b;
     if (x->day != y->day)
         return x->day < y->day ? -1 : 1;
+    if (x->device != y->device)
+        return x->device < y->device ? -1 : 1;
     if (x->connection != y->connection)
         return x->connection < y->connection ? -1 : 1;
     return (x->code > y->code) - (x->code < y->code);
@@ -148,8 +152,7 @@ static int step_reset(sqlite3_stmt *st)
     return rc;
 }
 
-int rollup_batch_write(struct rollup_batch *rb, int64_t device, sqlite3_stmt *attempts,
-                       sqlite3_stmt *failures)
+int rollup_batch_write(struct rollup_batch *rb, sqlite3_stmt *attempts, sqlite3_stmt *failures)
 {
     int rc = SQLITE_DONE;
     rollup_batch_finish(rb);
@@ -161,7 +164,7 @@ int rollup_batch_write(struct rollup_batch *rb, int64_t device, sqlite3_stmt *at
     for (size_t i = 0; i < rb->n_cells && rc == SQLITE_DONE; i++) {
         const struct rollup_failure_cell *c = &rb->cells[i];
         sqlite3_bind_int64(failures, 1, c->day);
-        sqlite3_bind_int64(failures, 2, device);
+        sqlite3_bind_int64(failures, 2, c->device);
         sqlite3_bind_int64(failures, 3, c->connection);
         sqlite3_bind_int(failures, 4, c->code);
         sqlite3_bind_int64(failures, 5, (int64_t)c->failures);

@@ -36,7 +36,9 @@
 /* Day number of a time in ms (UTC); 0 for times before 1970. */
 int64_t rollup_day(int64_t ms);
 
-/* ---- writing: one batch (one device) folded into rows ---- */
+/* ---- writing: a batch (SQLite writer) or a whole group of batches of
+ * several devices (PostgreSQL writer) folded into rows; the fold knows no
+ * database, only rollup_batch_write() is SQLite's ---- */
 
 struct rollup_attempts_row {
     int64_t day;
@@ -45,6 +47,7 @@ struct rollup_attempts_row {
 
 struct rollup_failure_cell {
     int64_t day;
+    int64_t device;     /* devices.id */
     int64_t connection; /* dict id */
     int32_t code;
     uint64_t failures;
@@ -63,8 +66,8 @@ void rollup_batch_free(struct rollup_batch *rb);
 void rollup_batch_reset(struct rollup_batch *rb);
 /* Counts one stored event; events other than 20225 and 20227 are ignored.
  * RF_OK or RF_ENOMEM. */
-int rollup_batch_add(struct rollup_batch *rb, int64_t time_ms, int event_id, int64_t connection,
-                     bool has_code, int64_t code);
+int rollup_batch_add(struct rollup_batch *rb, int64_t device, int64_t time_ms, int event_id,
+                     int64_t connection, bool has_code, int64_t code);
 /* Sorts both row lists by key and merges equal keys: afterwards each key
  * appears once, in primary-key order (the order to upsert them in). */
 void rollup_batch_finish(struct rollup_batch *rb);
@@ -79,12 +82,10 @@ void rollup_batch_finish(struct rollup_batch *rb);
     " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(day, device, connection, code)"                       \
     " DO UPDATE SET failures = failures + excluded.failures"
 
-/* Finishes rb and upserts its rows for the device (database id) with
- * statements prepared from the two SQL texts above, inside the caller's
- * transaction. Returns SQLITE_OK or the SQLite code of the step that
- * failed. */
-int rollup_batch_write(struct rollup_batch *rb, int64_t device, sqlite3_stmt *attempts,
-                       sqlite3_stmt *failures);
+/* Finishes rb and upserts its rows with statements prepared from the two
+ * SQL texts above, inside the caller's transaction. Returns SQLITE_OK or
+ * the SQLite code of the step that failed. */
+int rollup_batch_write(struct rollup_batch *rb, sqlite3_stmt *attempts, sqlite3_stmt *failures);
 
 /* ---- reading: a range of days [from_day, to_day] ---- */
 

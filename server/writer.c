@@ -300,7 +300,7 @@ static int insert_event(struct writer *w, int64_t dev, int64_t now, const struct
     if (rc != SQLITE_DONE)
         return rc;
     *inserted = sqlite3_changes(w->db) > 0;
-    if (*inserted && rollup_batch_add(&w->rollup, r->time_ms, e->event_id, conn,
+    if (*inserted && rollup_batch_add(&w->rollup, dev, r->time_ms, e->event_id, conn,
                                       e->has_error_code, e->error_code) != RF_OK)
         return SQLITE_NOMEM;
     return SQLITE_OK;
@@ -516,7 +516,7 @@ static int store_batch(struct writer *w, struct writer_job *job, int64_t now,
         per_kind[r->kind] += inserted;
     }
     /* the batch's new outcome events, folded by insert_event() */
-    return rollup_batch_write(&w->rollup, dev, w->st[ST_ROLLUP_ATTEMPTS],
+    return rollup_batch_write(&w->rollup, w->st[ST_ROLLUP_ATTEMPTS],
                               w->st[ST_ROLLUP_FAILURES]);
 }
 

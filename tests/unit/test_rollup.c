@@ -62,14 +62,14 @@ static void test_batch_folds_outcomes_only(void **state)
     /* day 20413: two 809 and one code-less failure on connection 7, one 809
      * on connection 8, a success; 20412: one 691 (added last, out of order);
      * progress and termination events count nothing */
-    assert_int_equal(rollup_batch_add(&rb, MIDNIGHT + 5, 20227, 7, true, 809), RF_OK);
-    assert_int_equal(rollup_batch_add(&rb, MIDNIGHT + 6, 20227, 8, true, 809), RF_OK);
-    assert_int_equal(rollup_batch_add(&rb, MIDNIGHT + 7, 20227, 7, true, 809), RF_OK);
-    assert_int_equal(rollup_batch_add(&rb, MIDNIGHT + 8, 20227, 7, false, 0), RF_OK);
-    assert_int_equal(rollup_batch_add(&rb, MIDNIGHT + 9, 20225, 7, false, 0), RF_OK);
-    assert_int_equal(rollup_batch_add(&rb, MIDNIGHT + 9, 20221, 7, false, 0), RF_OK);
-    assert_int_equal(rollup_batch_add(&rb, MIDNIGHT + 9, 20226, 7, true, 833), RF_OK);
-    assert_int_equal(rollup_batch_add(&rb, MIDNIGHT - 1, 20227, 7, true, 691), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 3, MIDNIGHT + 5, 20227, 7, true, 809), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 3, MIDNIGHT + 6, 20227, 8, true, 809), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 3, MIDNIGHT + 7, 20227, 7, true, 809), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 3, MIDNIGHT + 8, 20227, 7, false, 0), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 3, MIDNIGHT + 9, 20225, 7, false, 0), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 3, MIDNIGHT + 9, 20221, 7, false, 0), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 3, MIDNIGHT + 9, 20226, 7, true, 833), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 3, MIDNIGHT - 1, 20227, 7, true, 691), RF_OK);
     rollup_batch_finish(&rb);
     assert_int_equal(rb.n_days, 2);
     assert_int_equal(rb.days[0].day, 20412);
@@ -78,7 +78,7 @@ static void test_batch_folds_outcomes_only(void **state)
     assert_int_equal(rb.days[1].attempts, 5);
     /* primary-key order: day, connection, code */
     static const struct rollup_failure_cell want[] = {
-        {20412, 7, 691, 1}, {20413, 7, 0, 1}, {20413, 7, 809, 2}, {20413, 8, 809, 1}};
+        {20412, 3, 7, 691, 1}, {20413, 3, 7, 0, 1}, {20413, 3, 7, 809, 2}, {20413, 3, 8, 809, 1}};
     assert_int_equal(rb.n_cells, 4);
     for (size_t i = 0; i < 4; i++) {
         assert_int_equal(rb.cells[i].day, want[i].day);
@@ -91,10 +91,34 @@ static void test_batch_folds_outcomes_only(void **state)
     rollup_batch_finish(&rb);
     assert_int_equal(rb.n_days, 0);
     assert_int_equal(rb.n_cells, 0);
-    assert_int_equal(rollup_batch_add(&rb, MIDNIGHT, 20227, 1, true, -2146762495), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 3, MIDNIGHT, 20227, 1, true, -2146762495), RF_OK);
     rollup_batch_finish(&rb);
     assert_int_equal(rb.n_cells, 1);
     assert_int_equal(rb.cells[0].code, -2146762495);
+    rollup_batch_free(&rb);
+}
+
+/* A group of batches of several devices (the PostgreSQL writer folds a
+ * whole group): cells of different devices never merge, equal keys of the
+ * same device from different batches do, and the order is the primary
+ * key's (day, device, connection, code). */
+static void test_group_folds_per_device(void **state)
+{
+    (void)state;
+    struct rollup_batch rb;
+    rollup_batch_init(&rb);
+    assert_int_equal(rollup_batch_add(&rb, 9, MIDNIGHT + 1, 20227, 7, true, 809), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 2, MIDNIGHT + 2, 20227, 7, true, 809), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 9, MIDNIGHT + 3, 20227, 7, true, 809), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 2, MIDNIGHT + 4, 20225, 7, false, 0), RF_OK);
+    rollup_batch_finish(&rb);
+    assert_int_equal(rb.n_days, 1);
+    assert_int_equal(rb.days[0].attempts, 4);
+    assert_int_equal(rb.n_cells, 2);
+    assert_int_equal(rb.cells[0].device, 2);
+    assert_int_equal(rb.cells[0].failures, 1);
+    assert_int_equal(rb.cells[1].device, 9);
+    assert_int_equal(rb.cells[1].failures, 2);
     rollup_batch_free(&rb);
 }
 
@@ -106,7 +130,7 @@ static void test_batch_merges_scattered_keys(void **state)
     struct rollup_batch rb;
     rollup_batch_init(&rb);
     for (int i = 0; i < 6000; i++)
-        assert_int_equal(rollup_batch_add(&rb, MIDNIGHT + (int64_t)(i % 3) * DAY, 20227, i % 5,
+        assert_int_equal(rollup_batch_add(&rb, 3, MIDNIGHT + (int64_t)(i % 3) * DAY, 20227, i % 5,
                                           true, 800 + i % 7),
                          RF_OK);
     rollup_batch_finish(&rb);
@@ -604,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_day_of_time),
         cmocka_unit_test(test_batch_folds_outcomes_only),
         cmocka_unit_test(test_batch_merges_scattered_keys),
+        cmocka_unit_test(test_group_folds_per_device),
         T(test_upsert_counts_each_event_once),
         T(test_upsert_splits_days_at_utc_midnight),
         T(test_refused_batch_leaves_no_rollup),
