@@ -393,6 +393,9 @@ static enum MHD_Result handle_api(struct request *req, const char *url, const ch
     int rc = s->api(s->api_arg, &ar, &res);
     if (rc == RF_ENOTFOUND)
         ret = respond_error(req, 404, REJECT_NOT_FOUND, "no such endpoint", NULL);
+    else if (rc == RF_ESTORAGE) /* a read the database could not answer now */
+        ret = respond_error(req, 503, REJECT_STORAGE_UNAVAILABLE,
+                            "the database cannot answer this read now; retry later", "10");
     else if (rc != RF_OK)
         ret = respond_error(req, 500, REJECT_INTERNAL, "the query failed", NULL);
     else

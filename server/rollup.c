@@ -1,6 +1,6 @@
 /*
  * rollup.c - the daily rollup tables: folding a batch into rows (writer
- * thread) and reading day ranges (API threads, read-only connections). See
+ * thread) and reading day ranges (API threads, through a readstore). See
  * rollup.h for what a row counts.
  *
  * A batch is one device's, and its events mostly share a day and a few
@@ -188,92 +188,58 @@ void rollup_failures_free(struct rollup_failures *out)
     rollup_failures_init(out);
 }
 
-static const char *col_text(sqlite3_stmt *st, int i)
+static const char *col_text(struct rs_rows *r, int i)
 {
-    const char *s = (const char *)sqlite3_column_text(st, i);
+    const char *s = rs_text(r, i);
     return s ? s : "";
 }
 
-int rollup_read_failures(sqlite3 *db, int64_t from_day, int64_t to_day, const int32_t *code,
-                         struct rollup_failures *out)
+int rollup_read_failures(struct readstore *rs, int64_t from_day, int64_t to_day,
+                         const int32_t *code, struct rollup_failures *out)
 {
-    /* Sum per key first, then look the names up once per result row. */
-    static const char *const sql =
-        "SELECT d.uid, g.connection, c.s, g.code, g.n FROM"
-        " (SELECT device, connection, code, sum(failures) AS n FROM rollup_failures"
-        "  WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR code = ?3)"
-        "  GROUP BY device, connection, code) g"
-        " JOIN devices d ON d.id = g.device JOIN dict c ON c.id = g.connection";
-    sqlite3_stmt *st = NULL;
-    int rc = RF_ESTORAGE, step;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        goto out;
-    sqlite3_bind_int64(st, 1, from_day);
-    sqlite3_bind_int64(st, 2, to_day);
-    if (code)
-        sqlite3_bind_int(st, 3, *code);
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        rc = RF_ENOMEM;
-        if (grow((void **)&out->rows, out->n, &out->cap, sizeof(*out->rows)) != RF_OK)
-            goto out;
-        struct rollup_failure *r = &out->rows[out->n];
-        r->device = rf_arena_strdup(&out->arena, col_text(st, 0));
-        r->connection_id = sqlite3_column_int64(st, 1);
-        r->connection = rf_arena_strdup(&out->arena, col_text(st, 2));
-        r->code = sqlite3_column_int(st, 3);
-        r->failures = (uint64_t)sqlite3_column_int64(st, 4);
-        if (!r->device || !r->connection)
-            goto out;
-        out->n++;
+    struct rs_arg args[3] = {RS_INT(from_day), RS_INT(to_day), code ? RS_INT(*code) : RS_NULL_INT};
+    struct rs_rows *r = NULL;
+    int rc = readstore_query(rs, RS_ROLLUP_FAILURES, args, 3, &r);
+    while (rc == RF_OK && rs_next(r, &rc)) {
+        if (grow((void **)&out->rows, out->n, &out->cap, sizeof(*out->rows)) != RF_OK) {
+            rc = RF_ENOMEM;
+            break;
+        }
+        struct rollup_failure *f = &out->rows[out->n];
+        f->device = rf_arena_strdup(&out->arena, col_text(r, 0));
+        f->connection_id = rs_int(r, 1);
+        f->connection = rf_arena_strdup(&out->arena, col_text(r, 2));
+        f->code = (int32_t)rs_int(r, 3);
+        f->failures = (uint64_t)rs_int(r, 4);
+        if (!f->device || !f->connection)
+            rc = RF_ENOMEM;
+        else
+            out->n++;
     }
-    rc = step == SQLITE_DONE ? RF_OK : RF_ESTORAGE;
-out:
-    sqlite3_finalize(st);
+    rs_close(r);
     return rc;
 }
 
-int rollup_read_attempts(sqlite3 *db, int64_t from_day, int64_t to_day, rollup_attempts_fn fn,
-                         void *arg)
+int rollup_read_attempts(struct readstore *rs, int64_t from_day, int64_t to_day,
+                         rollup_attempts_fn fn, void *arg)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = RF_ESTORAGE, step;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT day, attempts FROM rollup_attempts WHERE day BETWEEN ?1 AND ?2",
-                           -1, &st, NULL) != SQLITE_OK)
-        goto out;
-    sqlite3_bind_int64(st, 1, from_day);
-    sqlite3_bind_int64(st, 2, to_day);
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        rc = fn(arg, sqlite3_column_int64(st, 0), (uint64_t)sqlite3_column_int64(st, 1));
-        if (rc != RF_OK)
-            goto out;
-    }
-    rc = step == SQLITE_DONE ? RF_OK : RF_ESTORAGE;
-out:
-    sqlite3_finalize(st);
+    struct rs_arg args[2] = {RS_INT(from_day), RS_INT(to_day)};
+    struct rs_rows *r = NULL;
+    int rc = readstore_query(rs, RS_ROLLUP_ATTEMPTS, args, 2, &r);
+    while (rc == RF_OK && rs_next(r, &rc))
+        rc = fn(arg, rs_int(r, 0), (uint64_t)rs_int(r, 1));
+    rs_close(r);
     return rc;
 }
 
-int rollup_read_daily_failures(sqlite3 *db, int64_t from_day, int64_t to_day, rollup_daily_fn fn,
-                               void *arg)
+int rollup_read_daily_failures(struct readstore *rs, int64_t from_day, int64_t to_day,
+                               rollup_daily_fn fn, void *arg)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = RF_ESTORAGE, step;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT day, code, sum(failures) FROM rollup_failures"
-                           " WHERE day BETWEEN ?1 AND ?2 GROUP BY day, code",
-                           -1, &st, NULL) != SQLITE_OK)
-        goto out;
-    sqlite3_bind_int64(st, 1, from_day);
-    sqlite3_bind_int64(st, 2, to_day);
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        rc = fn(arg, sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1),
-                (uint64_t)sqlite3_column_int64(st, 2));
-        if (rc != RF_OK)
-            goto out;
-    }
-    rc = step == SQLITE_DONE ? RF_OK : RF_ESTORAGE;
-out:
-    sqlite3_finalize(st);
+    struct rs_arg args[2] = {RS_INT(from_day), RS_INT(to_day)};
+    struct rs_rows *r = NULL;
+    int rc = readstore_query(rs, RS_ROLLUP_DAILY, args, 2, &r);
+    while (rc == RF_OK && rs_next(r, &rc))
+        rc = fn(arg, rs_int(r, 0), (int32_t)rs_int(r, 1), (uint64_t)rs_int(r, 2));
+    rs_close(r);
     return rc;
 }

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "rasfleet/arena.h"
+#include "readstore.h"
 
 #define ROLLUP_DAY_MS 86400000LL
 
@@ -87,7 +88,8 @@ void rollup_batch_finish(struct rollup_batch *rb);
  * the SQLite code of the step that failed. */
 int rollup_batch_write(struct rollup_batch *rb, sqlite3_stmt *attempts, sqlite3_stmt *failures);
 
-/* ---- reading: a range of days [from_day, to_day] ---- */
+/* ---- reading: a range of days [from_day, to_day], inside the caller's
+ * snapshot (readstore_begin) on either backend ---- */
 
 /* Failures of a device on a connection with a code over the range. */
 struct rollup_failure {
@@ -111,20 +113,20 @@ void rollup_failures_free(struct rollup_failures *out);
  * range; only failures with *code when code is not NULL. The caller owns
  * out (init before, free after, also on failure). RF_OK, RF_ESTORAGE or
  * RF_ENOMEM. */
-int rollup_read_failures(sqlite3 *db, int64_t from_day, int64_t to_day, const int32_t *code,
-                         struct rollup_failures *out);
+int rollup_read_failures(struct readstore *rs, int64_t from_day, int64_t to_day,
+                         const int32_t *code, struct rollup_failures *out);
 
 /* Calls fn once per day of the range that had attempts. fn returns RF_OK to
  * go on; any other value stops the read and is returned. Otherwise RF_OK or
  * RF_ESTORAGE. */
 typedef int (*rollup_attempts_fn)(void *arg, int64_t day, uint64_t attempts);
-int rollup_read_attempts(sqlite3 *db, int64_t from_day, int64_t to_day, rollup_attempts_fn fn,
-                         void *arg);
+int rollup_read_attempts(struct readstore *rs, int64_t from_day, int64_t to_day,
+                         rollup_attempts_fn fn, void *arg);
 
 /* Calls fn once per day and code with failures in the range (all devices
  * and connections), as rollup_read_attempts() calls its fn. */
 typedef int (*rollup_daily_fn)(void *arg, int64_t day, int32_t code, uint64_t failures);
-int rollup_read_daily_failures(sqlite3 *db, int64_t from_day, int64_t to_day, rollup_daily_fn fn,
-                               void *arg);
+int rollup_read_daily_failures(struct readstore *rs, int64_t from_day, int64_t to_day,
+                               rollup_daily_fn fn, void *arg);
 
 #endif

@@ -506,17 +506,19 @@ static void test_mixed_batches_match_sql_and_read_back(void **state)
     /* the readers over days 20412..20414 */
     int64_t from = 20412, to = 20414;
     uint64_t att = 0, daily809 = 0;
-    assert_int_equal(rollup_read_attempts(f->db, from, to, sum_attempts, &att), RF_OK);
+    struct readstore *rs = NULL;
+    assert_int_equal(readstore_wrap_sqlite(f->db, &rs), RF_OK);
+    assert_int_equal(rollup_read_attempts(rs, from, to, sum_attempts, &att), RF_OK);
     assert_int_equal(att, q(f, "SELECT count(*) FROM events WHERE event_id IN (20225, 20227)"
                                " AND time >= 1763596800000 AND time < 1763856000000"));
-    assert_int_equal(rollup_read_daily_failures(f->db, from, to, sum_daily, &daily809), RF_OK);
+    assert_int_equal(rollup_read_daily_failures(rs, from, to, sum_daily, &daily809), RF_OK);
     assert_int_equal(daily809, q(f, "SELECT count(*) FROM events WHERE event_id = 20227 AND"
                                     " error_code = 809 AND time >= 1763596800000"
                                     " AND time < 1763856000000"));
-    assert_int_equal(rollup_read_attempts(f->db, from, to, stop_at_first, NULL), RF_EINVAL);
+    assert_int_equal(rollup_read_attempts(rs, from, to, stop_at_first, NULL), RF_EINVAL);
     struct rollup_failures rows;
     rollup_failures_init(&rows);
-    assert_int_equal(rollup_read_failures(f->db, from, to, NULL, &rows), RF_OK);
+    assert_int_equal(rollup_read_failures(rs, from, to, NULL, &rows), RF_OK);
     assert_int_equal(rows.n, q(f, "SELECT count(*) FROM (SELECT DISTINCT device, connection,"
                                   " coalesce(error_code, 0) FROM events WHERE event_id = 20227"
                                   " AND time >= 1763596800000 AND time < 1763856000000)"));
@@ -535,11 +537,12 @@ static void test_mixed_batches_match_sql_and_read_back(void **state)
     /* with a code: only that code's rows */
     int32_t code = -2146762495;
     rollup_failures_init(&rows);
-    assert_int_equal(rollup_read_failures(f->db, from, to, &code, &rows), RF_OK);
+    assert_int_equal(rollup_read_failures(rs, from, to, &code, &rows), RF_OK);
     assert_true(rows.n > 0);
     for (size_t i = 0; i < rows.n; i++)
         assert_int_equal(rows.rows[i].code, code);
     rollup_failures_free(&rows);
+    readstore_close(rs);
 }
 
 static void restart(struct fx *f)
