@@ -289,6 +289,45 @@ class PgIngestTest(test_ingest.IngestTest):
             self.assertGreater(sum(n for _, n in lite.sql(attempts_sql)),
                                sum(n for _, n in got[0]))
 
+    def test_retention_of_rollups_and_losses(self):
+        """--retention-days ages raw rows and agent_losses out, and
+        --rollup-retention-days the daily rollups, as on SQLite."""
+        import test_rollups
+        db = h.postgres_cluster().create_database()
+        now = int(time.time() * 1000)
+        day = 86400000
+        batches = test_rollups.fleet_batches(now)[:40]
+        dev = batches[0]["agent"]["device_id"]
+        for days_ago, dropped in ((200, 1), (50, 2), (1, 3)):
+            t = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime((now - days_ago * day) / 1000))
+            batches.append(h.make_status_batch(device_id=dev, dropped=dropped, time_str=t))
+        with h.Collector(pg=db, extra_args=["--retention-days", "3650"]) as c:
+            for b in batches:
+                self.assertEqual(c.post_batch(b)[0], 200)
+            days = [r[0] for r in db.sql("SELECT day FROM rollup_attempts ORDER BY day")]
+            self.assertLess(days[0], now // day - 150)  # something to age out
+            self.assertEqual(db.sql("SELECT count(*) FROM agent_losses"), [(3,)])
+        with h.Collector(pg=db, extra_args=["--retention-days", "30",
+                                            "--rollup-retention-days", "150"]) as c:
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                if db.sql("SELECT count(*) FROM agent_losses") == [(1,)] and \
+                        db.sql("SELECT min(day) FROM rollup_attempts")[0][0] >= now // day - 150:
+                    break
+                time.sleep(0.3)
+            cut = now - 30 * day
+            self.assertEqual(db.sql("SELECT count(*) FROM events WHERE time < ?", (cut - 60000,)),
+                             [(0,)])
+            self.assertEqual(db.sql("SELECT count(*) FROM agent_losses"), [(1,)])
+            self.assertGreaterEqual(db.sql("SELECT min(day) FROM rollup_attempts")[0][0],
+                                    now // day - 150)
+            self.assertGreaterEqual(db.sql("SELECT min(day) FROM rollup_failures")[0][0],
+                                    now // day - 150)
+            # the rollups keep what the raw rows no longer have
+            self.assertLess(db.sql("SELECT min(day) FROM rollup_attempts")[0][0],
+                            now // day - 30)
+            self.assertIn("retention: deleted", c.read_log())
+
     def test_health_metrics_and_log(self):
         s, _, data = self.c.request("GET", "/healthz")
         self.assertEqual(s, 200)
