@@ -41,7 +41,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pg_derived.h"
-#include "rollup.h"
+#include "retention.h"
 #include "pg_store.h"
 #include "writer_queue.h"
 #include "pg_tokens.h"
@@ -926,40 +926,6 @@ static void process_group(struct pg_writer *w, struct writer_job *group)
 
 /* ---- housekeeping ---- */
 
-/* What retention deletes: each statement takes $1 = the cutoff in its own
- * unit (unit_ms: ms, minutes or days since the epoch) and $2 = the step;
- * the same steps as SQLite's (writer.c). */
-static const struct retention_step {
-    const char *sql;
-    int64_t unit_ms;
-    bool rollup; /* rollup_retention_days, else retention_days */
-} retention_steps[] = {
-    /* the minute matches the events_minute expression index */
-    {"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time / 60000 < $1 LIMIT $2)",
-     60000, false},
-    {"DELETE FROM iface_metrics WHERE id IN (SELECT id FROM iface_metrics WHERE time < $1"
-     " LIMIT $2)",
-     1, false},
-    {"DELETE FROM pbk_entries WHERE id IN (SELECT id FROM pbk_entries WHERE time < $1 LIMIT $2)",
-     1, false},
-    {"DELETE FROM vpn_policies WHERE id IN (SELECT id FROM vpn_policies WHERE time < $1"
-     " LIMIT $2)",
-     1, false},
-    {"DELETE FROM agent_losses WHERE id IN (SELECT id FROM agent_losses WHERE time < $1"
-     " LIMIT $2)",
-     1, false},
-    {"DELETE FROM batches WHERE ctid IN (SELECT ctid FROM batches WHERE received < $1"
-     " LIMIT $2)",
-     1, false},
-    /* rollups: the oldest days, along the primary key */
-    {"DELETE FROM rollup_failures WHERE (day, device, connection, code) IN"
-     " (SELECT day, device, connection, code FROM rollup_failures WHERE day < $1 LIMIT $2)",
-     ROLLUP_DAY_MS, true},
-    {"DELETE FROM rollup_attempts WHERE day IN"
-     " (SELECT day FROM rollup_attempts WHERE day < $1 LIMIT $2)",
-     ROLLUP_DAY_MS, true},
-};
-
 /* Deletes rows older than their retention (raw rows: retention_days;
  * daily rollups: rollup_retention_days) RETENTION_STEP_ROWS per statement
  * (each its own transaction), yielding to queued batches after the first
@@ -969,14 +935,13 @@ static bool retention_run(struct pg_writer *w)
     bool finished = true, stepped = false;
     int64_t now = time_now_ms();
     uint64_t total = 0;
-    for (size_t i = 0; i < sizeof(retention_steps) / sizeof(retention_steps[0]) && finished;
-         i++) {
+    for (size_t i = 0; i < retention_n_steps && finished; i++) {
         const struct retention_step *rs = &retention_steps[i];
-        int days = rs->rollup ? w->cfg.rollup_retention_days : w->cfg.retention_days;
+        int days = retention_days_of(rs, w->cfg.retention_days, w->cfg.rollup_retention_days);
         if (days <= 0)
             continue;
         char p1[24], p2[24];
-        snprintf(p1, sizeof(p1), "%" PRId64, (now - (int64_t)days * 86400000) / rs->unit_ms);
+        snprintf(p1, sizeof(p1), "%" PRId64, retention_cutoff(rs, now, days));
         snprintf(p2, sizeof(p2), "%d", RETENTION_STEP_ROWS);
         const char *params[2] = {p1, p2};
         const Oid types[2] = {20, 20};

@@ -84,11 +84,6 @@ int readstore_open(const char *db, struct readstore **out, char *errbuf, size_t 
     return readstore_sqlite_open(db, out, errbuf, errlen);
 }
 
-int readstore_wrap_sqlite(sqlite3 *db, struct readstore **out)
-{
-    return readstore_sqlite_wrap(db, out);
-}
-
 void readstore_close(struct readstore *rs)
 {
     if (rs)

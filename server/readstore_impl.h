@@ -36,7 +36,6 @@ struct rs_rows {
 const char *readstore_sql(enum rs_query q);
 
 int readstore_sqlite_open(const char *path, struct readstore **out, char *errbuf, size_t errlen);
-int readstore_sqlite_wrap(sqlite3 *db, struct readstore **out);
 int pg_reads_open(const char *url, struct readstore **out, char *errbuf, size_t errlen);
 
 #endif

@@ -158,7 +158,7 @@ int readstore_sqlite_open(const char *path, struct readstore **out, char *errbuf
     return RF_OK;
 }
 
-int readstore_sqlite_wrap(sqlite3 *db, struct readstore **out)
+int readstore_wrap_sqlite(sqlite3 *db, struct readstore **out)
 {
     struct sqlite_store *s = new_store(db, false);
     if (!s)
