@@ -27,22 +27,11 @@ enum {
 _Static_assert(N_COLS == PG_DERIVED_PARAMS, "parameter count");
 
 const char *const pg_derived_write_sql =
-    "WITH s AS (INSERT INTO agent_status(device, time, received, agent_version, spool_bytes,"
-    " spool_batches, spool_limit_bytes, dropped_batches_total, dropped_records_total,"
-    " rejected_batches_total, last_success, last_error, last_error_time, source_errors,"
-    " last_drop, reports) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[],"
+    "WITH s AS (" AGENTLOSS_STATUS_INSERT_SQL
+    "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[],"
     " $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],"
     " $10::bigint[], $11::bigint[], $12::text[], $13::bigint[], $14::bigint[], $15::bigint[],"
-    " $16::bigint[])"
-    " ON CONFLICT (device) DO UPDATE SET time = excluded.time, received = excluded.received,"
-    " agent_version = excluded.agent_version, spool_bytes = excluded.spool_bytes,"
-    " spool_batches = excluded.spool_batches, spool_limit_bytes = excluded.spool_limit_bytes,"
-    " dropped_batches_total = excluded.dropped_batches_total,"
-    " dropped_records_total = excluded.dropped_records_total,"
-    " rejected_batches_total = excluded.rejected_batches_total,"
-    " last_success = excluded.last_success, last_error = excluded.last_error,"
-    " last_error_time = excluded.last_error_time, source_errors = excluded.source_errors,"
-    " last_drop = coalesce(excluded.last_drop, agent_status.last_drop),"
+    " $16::bigint[])" AGENTLOSS_STATUS_REPLACE_SQL
     " reports = agent_status.reports + excluded.reports, tx = excluded.tx),"
     " l AS (INSERT INTO agent_losses(device, time, received, dropped_batches, dropped_records,"
     " rejected_batches) SELECT * FROM unnest($17::bigint[], $18::bigint[], $19::bigint[],"

@@ -98,19 +98,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_STATUS_SELECT] = "SELECT dropped_batches_total, coalesce(dropped_records_total, 0),"
                          " coalesce(rejected_batches_total, 0) FROM agent_status WHERE device = ?",
     [ST_STATUS_UPSERT] =
-        "INSERT INTO agent_status(device, time, received, agent_version, spool_bytes,"
-        " spool_batches, spool_limit_bytes, dropped_batches_total, dropped_records_total,"
-        " rejected_batches_total, last_success, last_error, last_error_time, source_errors,"
-        " last_drop, reports) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,1)"
-        " ON CONFLICT(device) DO UPDATE SET time = excluded.time, received = excluded.received,"
-        " agent_version = excluded.agent_version, spool_bytes = excluded.spool_bytes,"
-        " spool_batches = excluded.spool_batches, spool_limit_bytes = excluded.spool_limit_bytes,"
-        " dropped_batches_total = excluded.dropped_batches_total,"
-        " dropped_records_total = excluded.dropped_records_total,"
-        " rejected_batches_total = excluded.rejected_batches_total,"
-        " last_success = excluded.last_success, last_error = excluded.last_error,"
-        " last_error_time = excluded.last_error_time, source_errors = excluded.source_errors,"
-        " last_drop = coalesce(excluded.last_drop, agent_status.last_drop),"
+        AGENTLOSS_STATUS_INSERT_SQL
+        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,1)"
+        AGENTLOSS_STATUS_REPLACE_SQL
         " reports = agent_status.reports + 1",
     [ST_LOSS_INSERT] = "INSERT INTO agent_losses(device, time, received, dropped_batches,"
                        " dropped_records, rejected_batches) VALUES(?,?,?,?,?,?)",
