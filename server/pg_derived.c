@@ -11,6 +11,7 @@
 #include <string.h>
 
 /* Parameter positions ($n is index + 1). */
+/* clang-format off */
 enum {
     /* agent_status, one row per device, in device order */
     S_DEVICE, S_TIME, S_RECEIVED, S_VERSION, S_SPOOL_BYTES, S_SPOOL_BATCHES, S_SPOOL_LIMIT,
@@ -23,6 +24,7 @@ enum {
     F_DAY, F_DEVICE, F_CONNECTION, F_CODE, F_FAILURES,
     N_COLS
 };
+/* clang-format on */
 
 _Static_assert(N_COLS == PG_DERIVED_PARAMS, "parameter count");
 

@@ -51,7 +51,7 @@
 /* The parameters of PG_DERIVED_WRITE_SQL, each a PostgreSQL array. */
 struct pg_derived {
     struct buf col[PG_DERIVED_PARAMS];
-    struct buf uids;         /* PG_DERIVED_PREV_SQL's parameter */
+    struct buf uids; /* PG_DERIVED_PREV_SQL's parameter */
     struct rollup_batch rollup;
     struct strmap prev_index; /* device uid -> index in prev[] */
     struct agentloss_totals *prev;

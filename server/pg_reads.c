@@ -218,9 +218,9 @@ static void p_close(struct readstore *rs)
     free(p);
 }
 
-static const struct readstore_ops pg_ops = {
-    p_begin, p_end, p_query, p_next, p_rewind, p_is_null, p_int64, p_text, p_close_rows,
-    p_save_setting, p_close};
+static const struct readstore_ops pg_ops = {p_begin,      p_end,          p_query, p_next,
+                                            p_rewind,     p_is_null,      p_int64, p_text,
+                                            p_close_rows, p_save_setting, p_close};
 
 int pg_reads_open(const char *url, struct readstore **out, char *errbuf, size_t errlen)
 {

@@ -37,20 +37,18 @@ static const char *const query_sql[RS_QUERY_COUNT] = {
                   " JOIN dict u ON u.id = e.\"user\" JOIN dict c ON c.id = e.connection"
                   " WHERE e.device = ?1 ORDER BY e.time DESC, e.record_id DESC LIMIT 100",
     /* the events of one CoId, from the dial (20221) to the outcome */
-    [RS_ATTEMPTS] =
-        "SELECT e.coid, min(c.s), min(CASE WHEN e.event_id = 20221 THEN e.time END),"
-        " max(CASE WHEN e.event_id IN (20225, 20227) THEN e.time END),"
-        " max(CASE WHEN e.event_id = 20227 THEN 1 WHEN e.event_id = 20225 THEN 0 END),"
-        " max(CASE WHEN e.event_id = 20227 THEN e.error_code END),"
-        " max(CASE WHEN e.event_id BETWEEN 20221 AND 20224 THEN e.event_id END),"
-        " max(e.time) FROM events e JOIN dict c ON c.id = e.connection"
-        " WHERE e.device = ?1 AND e.coid IS NOT NULL GROUP BY e.coid"
-        " ORDER BY max(e.time) DESC, e.coid DESC LIMIT 50",
-    [RS_AGENT_STATUS] =
-        "SELECT time, received, agent_version, spool_bytes, spool_batches,"
-        " spool_limit_bytes, dropped_batches_total, dropped_records_total,"
-        " rejected_batches_total, last_success, last_error, last_error_time,"
-        " source_errors, last_drop, reports FROM agent_status WHERE device = ?1",
+    [RS_ATTEMPTS] = "SELECT e.coid, min(c.s), min(CASE WHEN e.event_id = 20221 THEN e.time END),"
+                    " max(CASE WHEN e.event_id IN (20225, 20227) THEN e.time END),"
+                    " max(CASE WHEN e.event_id = 20227 THEN 1 WHEN e.event_id = 20225 THEN 0 END),"
+                    " max(CASE WHEN e.event_id = 20227 THEN e.error_code END),"
+                    " max(CASE WHEN e.event_id BETWEEN 20221 AND 20224 THEN e.event_id END),"
+                    " max(e.time) FROM events e JOIN dict c ON c.id = e.connection"
+                    " WHERE e.device = ?1 AND e.coid IS NOT NULL GROUP BY e.coid"
+                    " ORDER BY max(e.time) DESC, e.coid DESC LIMIT 50",
+    [RS_AGENT_STATUS] = "SELECT time, received, agent_version, spool_bytes, spool_batches,"
+                        " spool_limit_bytes, dropped_batches_total, dropped_records_total,"
+                        " rejected_batches_total, last_success, last_error, last_error_time,"
+                        " source_errors, last_drop, reports FROM agent_status WHERE device = ?1",
     [RS_AGENT_LOSSES] = "SELECT time, received, dropped_batches, dropped_records,"
                         " rejected_batches FROM agent_losses WHERE device = ?1"
                         " ORDER BY id DESC LIMIT 20",
@@ -128,8 +126,8 @@ void readstore_end(struct readstore *rs)
     rs->ops->end(rs);
 }
 
-int readstore_query(struct readstore *rs, enum rs_query q, const struct rs_arg *args,
-                    size_t n_args, struct rs_rows **out)
+int readstore_query(struct readstore *rs, enum rs_query q, const struct rs_arg *args, size_t n_args,
+                    struct rs_rows **out)
 {
     *out = NULL;
     return rs->ops->query(rs, q, args, n_args, out);

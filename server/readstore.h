@@ -25,14 +25,14 @@
 #include <stdint.h>
 
 enum rs_query {
-    RS_DEVICE_ID,      /* ?1 uid -> id */
-    RS_INTERFACES,     /* ?1 device: its latest interface snapshot */
-    RS_PBK,            /* ?1 device: its latest phonebook snapshot */
-    RS_POLICIES,       /* ?1 device: its latest policy snapshot */
-    RS_EVENTS,         /* ?1 device: its 100 latest events */
-    RS_ATTEMPTS,       /* ?1 device: its 50 latest connection attempts */
-    RS_AGENT_STATUS,   /* ?1 device: its agent's latest status */
-    RS_AGENT_LOSSES,   /* ?1 device: its 20 latest losses */
+    RS_DEVICE_ID,       /* ?1 uid -> id */
+    RS_INTERFACES,      /* ?1 device: its latest interface snapshot */
+    RS_PBK,             /* ?1 device: its latest phonebook snapshot */
+    RS_POLICIES,        /* ?1 device: its latest policy snapshot */
+    RS_EVENTS,          /* ?1 device: its 100 latest events */
+    RS_ATTEMPTS,        /* ?1 device: its 50 latest connection attempts */
+    RS_AGENT_STATUS,    /* ?1 device: its agent's latest status */
+    RS_AGENT_LOSSES,    /* ?1 device: its 20 latest losses */
     RS_ROLLUP_FAILURES, /* ?1..?2 days, ?3 code or NULL: failures per device/connection/code */
     RS_ROLLUP_ATTEMPTS, /* ?1..?2 days: attempts per day */
     RS_ROLLUP_DAILY,    /* ?1..?2 days: failures per day and code */
@@ -72,8 +72,8 @@ void readstore_end(struct readstore *rs);
 
 /* Runs q; *out is the result, read with rs_next() and closed with
  * rs_close() (one result open at a time per readstore). */
-int readstore_query(struct readstore *rs, enum rs_query q, const struct rs_arg *args,
-                    size_t n_args, struct rs_rows **out);
+int readstore_query(struct readstore *rs, enum rs_query q, const struct rs_arg *args, size_t n_args,
+                    struct rs_rows **out);
 
 /* Moves to the next row: true while there is one; *rc stays RF_OK at the
  * end and becomes RF_ESTORAGE when the database failed. */

@@ -125,9 +125,9 @@ static void s_close(struct readstore *rs)
     free(s);
 }
 
-static const struct readstore_ops sqlite_ops = {
-    s_begin, s_end, s_query, s_next, s_rewind, s_is_null, s_int64, s_text, s_close_rows,
-    s_save_setting, s_close};
+static const struct readstore_ops sqlite_ops = {s_begin,      s_end,          s_query, s_next,
+                                                s_rewind,     s_is_null,      s_int64, s_text,
+                                                s_close_rows, s_save_setting, s_close};
 
 static struct sqlite_store *new_store(sqlite3 *db, bool owned)
 {

@@ -11,8 +11,8 @@ const struct retention_step retention_steps[] = {
     {"DELETE FROM iface_metrics WHERE id IN"
      " (SELECT id FROM iface_metrics WHERE time < $1 LIMIT $2)",
      1, false},
-    {"DELETE FROM pbk_entries WHERE id IN (SELECT id FROM pbk_entries WHERE time < $1 LIMIT $2)",
-     1, false},
+    {"DELETE FROM pbk_entries WHERE id IN (SELECT id FROM pbk_entries WHERE time < $1 LIMIT $2)", 1,
+     false},
     {"DELETE FROM vpn_policies WHERE id IN"
      " (SELECT id FROM vpn_policies WHERE time < $1 LIMIT $2)",
      1, false},
@@ -33,8 +33,7 @@ const struct retention_step retention_steps[] = {
 
 const size_t retention_n_steps = sizeof(retention_steps) / sizeof(retention_steps[0]);
 
-int retention_days_of(const struct retention_step *s, int retention_days,
-                      int rollup_retention_days)
+int retention_days_of(const struct retention_step *s, int retention_days, int rollup_retention_days)
 {
     return s->rollup ? rollup_retention_days : retention_days;
 }

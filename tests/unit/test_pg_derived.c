@@ -117,9 +117,9 @@ static void test_reports_in_arrival_order(void **state)
     /* agent_status: device order (3 before 9), the last report of each */
     assert_param(p, 0, "{3,9}");
     assert_param(p, 1, "{1763596803000,1763596804000}");
-    assert_param(p, 7, "{4,5}");      /* dropped_batches_total */
+    assert_param(p, 7, "{4,5}");                          /* dropped_batches_total */
     assert_param(p, 14, "{1763596803000,1763596801000}"); /* last_drop */
-    assert_param(p, 15, "{2,2}");     /* reports */
+    assert_param(p, 15, "{2,2}");                         /* reports */
     assert_param(p, 3, "{\"0.2.0\",\"0.2.0\"}");
     assert_param(p, 6, "{NULL,NULL}"); /* no spool limit sent */
     /* losses in arrival order: a +3 dropped; b first report 1, then +3;
