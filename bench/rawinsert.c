@@ -272,8 +272,8 @@ static int run_mode(const struct opts *o, bool full, struct benchgen_event *evs)
             int changed = sqlite3_changes(db);
             inserted += (uint64_t)changed;
             if (o->rollups && changed &&
-                rollup_batch_add(&rb, (int64_t)dev + 1, e->time_ms, e->event_id, conn, e->has_error_code,
-                                 e->error_code) != RF_OK) {
+                rollup_batch_add(&rb, (int64_t)dev + 1, e->time_ms, e->event_id, conn,
+                                 e->has_error_code, e->error_code) != RF_OK) {
                 rc = -1;
                 break;
             }
