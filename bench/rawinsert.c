@@ -272,14 +272,14 @@ static int run_mode(const struct opts *o, bool full, struct benchgen_event *evs)
             int changed = sqlite3_changes(db);
             inserted += (uint64_t)changed;
             if (o->rollups && changed &&
-                rollup_batch_add(&rb, e->time_ms, e->event_id, conn, e->has_error_code,
-                                 e->error_code) != RF_OK) {
+                rollup_batch_add(&rb, (int64_t)dev + 1, e->time_ms, e->event_id, conn,
+                                 e->has_error_code, e->error_code) != RF_OK) {
                 rc = -1;
                 break;
             }
             /* the end of a simulated batch (or of the transaction): its rows */
             if (o->rollups && ((r + 1) % o->records == 0 || i + 1 == n)) {
-                if (rollup_batch_write(&rb, (int64_t)dev + 1, up_att, up_fail) != SQLITE_OK) {
+                if (rollup_batch_write(&rb, up_att, up_fail) != SQLITE_OK) {
                     fprintf(stderr, "rasfleet-rawinsert: rollups: %s\n", sqlite3_errmsg(db));
                     rc = -1;
                     break;

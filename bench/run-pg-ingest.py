@@ -21,6 +21,13 @@ does not exit 0 on SIGTERM.
 
 Binaries: $RF_BENCH_BUILD (default build-release/, built Release when
 missing). Loopback only, bounded in time.
+
+    RF_BENCH_BEFORE=/path/to/older/build bench/run-pg-ingest.py
+
+compares two collectors on PostgreSQL instead (about 4 minutes): the older
+build's (e.g. before the agent_status/rollup writes) and this one's, each
+through (a), (b) and (c), alternating before/after twice so that the
+machine's noise shows as the spread between the two rounds of each.
 """
 import os
 import re
@@ -159,7 +166,44 @@ def bench_two_collectors(cluster):
             c.cleanup()
 
 
+def bench_pg_round(cluster, pool, label, build_dir):
+    h.BUILD_DIR = build_dir  # collector_binary() looks there
+    r = bench_backend("PostgreSQL " + label, cluster, pool)
+    r["two"] = bench_two_collectors(cluster)
+    return r
+
+
+def compare_builds(before):
+    """Older build vs this one on PostgreSQL, before/after/before/after."""
+    build()
+    work = tempfile.mkdtemp(prefix="rasfleet-pgbench-")
+    cluster = h.PostgresCluster(fsync=True).start()
+    rows = []
+    try:
+        pool = os.path.join(work, "pool.bin")
+        for rnd in (1, 2):
+            for label, d in (("before", before), ("after", BUILD)):
+                rows.append((label, rnd, bench_pg_round(cluster, pool, label, d)))
+    finally:
+        cluster.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print("\nsummary (%s), PostgreSQL, before = %s" % (
+        time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), before))
+    print("build  | round | max records/s | p99 ms | ms/commit | collector CPU | postgres CPU"
+          " | %d/s x 50: p50 / p99 ms | two collectors records/s | p99 ms" % RATE)
+    for label, rnd, r in rows:
+        m, q, t = r["max"], r["rate"], r["two"]
+        print("%-6s | %5d | %13s | %6s | %9.1f | %12.0f%% | %11.0f%% | %10s / %6s | %24.0f | %.0f"
+              % (label, rnd, m["records_per_s"], m["p99_ms"], m["ms_per_commit"],
+                 m["collector_cpu"], m["postgres_cpu"], q["p50_ms"], q["p99_ms"],
+                 t["records_per_s"], t["p99_ms"]))
+        if t["stored"] < t["acked"]:
+            raise SystemExit("FAILED: acknowledged records missing from PostgreSQL")
+
+
 def main():
+    if os.environ.get("RF_BENCH_BEFORE"):
+        return compare_builds(os.environ["RF_BENCH_BEFORE"])
     build()
     work = tempfile.mkdtemp(prefix="rasfleet-pgbench-")
     cluster = None

@@ -22,6 +22,26 @@
 
 #include "rasfleet/record.h"
 
+/* The agent_status upsert of both writers (writer.c on SQLite, pg_derived.c
+ * on PostgreSQL): the columns, then VALUES or a SELECT, then
+ * AGENTLOSS_STATUS_REPLACE_SQL and how `reports` grows. A report replaces
+ * the row; last_drop keeps the previous one unless the report dropped. */
+#define AGENTLOSS_STATUS_INSERT_SQL                                                                \
+    "INSERT INTO agent_status(device, time, received, agent_version, spool_bytes,"                 \
+    " spool_batches, spool_limit_bytes, dropped_batches_total, dropped_records_total,"             \
+    " rejected_batches_total, last_success, last_error, last_error_time, source_errors,"           \
+    " last_drop, reports) "
+#define AGENTLOSS_STATUS_REPLACE_SQL                                                               \
+    " ON CONFLICT(device) DO UPDATE SET time = excluded.time, received = excluded.received,"       \
+    " agent_version = excluded.agent_version, spool_bytes = excluded.spool_bytes,"                 \
+    " spool_batches = excluded.spool_batches, spool_limit_bytes = excluded.spool_limit_bytes,"     \
+    " dropped_batches_total = excluded.dropped_batches_total,"                                     \
+    " dropped_records_total = excluded.dropped_records_total,"                                     \
+    " rejected_batches_total = excluded.rejected_batches_total,"                                   \
+    " last_success = excluded.last_success, last_error = excluded.last_error,"                     \
+    " last_error_time = excluded.last_error_time, source_errors = excluded.source_errors,"         \
+    " last_drop = coalesce(excluded.last_drop, agent_status.last_drop),"
+
 /* The cumulative counters of one report. */
 struct agentloss_totals {
     int64_t dropped_batches, dropped_records, rejected_batches;

@@ -21,8 +21,8 @@
 #include "catalog.h"
 #include "log.h"
 #include "rasfleet/result.h"
+#include "readstore.h"
 #include "rollup.h"
-#include "store.h"
 #include "timeutil.h"
 #include "utf8.h"
 
@@ -66,35 +66,6 @@ static int put_time(struct buf *b, const char *key, int64_t ms)
     char ts[TIME_RFC3339_MAX];
     time_format_rfc3339(ms, ts, sizeof(ts));
     return buf_printf(b, "\"%s\":\"%s\"", key, ts);
-}
-
-static pthread_key_t read_db_key;
-static pthread_once_t read_db_once = PTHREAD_ONCE_INIT;
-
-static void close_read_db(void *p)
-{
-    sqlite3_close(p);
-}
-
-static void make_read_db_key(void)
-{
-    pthread_key_create(&read_db_key, close_read_db);
-}
-
-/* The calling thread's read-only connection (opened on first use). */
-static sqlite3 *read_db(const char *path)
-{
-    pthread_once(&read_db_once, make_read_db_key);
-    sqlite3 *db = pthread_getspecific(read_db_key);
-    if (!db) {
-        char err[256];
-        if (store_open(path, STORE_READ_ONLY, &db, err, sizeof(err)) != RF_OK) {
-            log_error("read connection: %s", err);
-            return NULL;
-        }
-        pthread_setspecific(read_db_key, db);
-    }
-    return db;
 }
 
 /* ---- windows ---- */
@@ -189,23 +160,6 @@ static int add_attempts(void *arg, int64_t day, uint64_t attempts)
     return RF_OK;
 }
 
-/* Reads a daily window from the rollups in one read transaction (one
- * snapshot, so attempts and failures agree under concurrent ingest): its
- * failure rows (only *code's when code is not NULL) and, when attempts is
- * not NULL, its attempts. Call before taking the fleet lock. */
-static int read_daily_window(const struct api *api, const struct window *w, const int32_t *code,
-                             struct rollup_failures *rows, uint64_t *attempts)
-{
-    sqlite3 *db = read_db(api->db_path);
-    if (!db || sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-        return RF_ESTORAGE;
-    int rc = rollup_read_failures(db, w->from_day, w->to_day, code, rows);
-    if (rc == RF_OK && attempts)
-        rc = rollup_read_attempts(db, w->from_day, w->to_day, add_attempts, attempts);
-    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL); /* ends the snapshot on every path */
-    return rc;
-}
-
 /* Agent losses of a daily window, from agent_losses (the hot loss log holds
  * the horizon only; agent_losses is kept retention_days, so a window longer
  * than that counts what is retained). */
@@ -229,27 +183,18 @@ static void daily_losses_free(struct daily_losses *dl)
     memset(dl, 0, sizeof(*dl));
 }
 
-static int read_daily_losses(const struct api *api, const struct window *w,
+static int read_daily_losses(struct readstore *rs, const struct window *w,
                              struct daily_losses *dl)
 {
-    static const char sql[] =
-        "SELECT d.uid, sum(l.dropped_batches), sum(l.dropped_records), sum(l.rejected_batches)"
-        " FROM agent_losses l JOIN devices d ON d.id = l.device"
-        " WHERE l.time >= ?1 AND l.time < ?2 GROUP BY l.device";
-    sqlite3 *db = read_db(api->db_path);
-    sqlite3_stmt *st = NULL;
+    struct rs_rows *r = NULL;
+    struct rs_arg args[2] = {RS_INT(w->from_ms), RS_INT(w->to_ms)};
     size_t cap = 0;
-    int rc = RF_ESTORAGE, step;
-    if (!db || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        goto out;
-    sqlite3_bind_int64(st, 1, w->from_ms);
-    sqlite3_bind_int64(st, 2, w->to_ms);
-    rc = RF_OK;
-    while (rc == RF_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t dropped = sqlite3_column_int64(st, 1);
+    int rc = readstore_query(rs, RS_DAILY_LOSSES, args, 2, &r);
+    while (rc == RF_OK && rs_next(r, &rc)) {
+        int64_t dropped = rs_int(r, 1);
         dl->sum.dropped_batches += dropped;
-        dl->sum.dropped_records += sqlite3_column_int64(st, 2);
-        dl->sum.rejected_batches += sqlite3_column_int64(st, 3);
+        dl->sum.dropped_records += rs_int(r, 2);
+        dl->sum.rejected_batches += rs_int(r, 3);
         if (dropped <= 0)
             continue;
         dl->sum.devices_dropping++;
@@ -263,16 +208,34 @@ static int read_daily_losses(const struct api *api, const struct window *w,
             dl->dropping = p;
             cap = ncap;
         }
-        const char *uid = (const char *)sqlite3_column_text(st, 0);
+        const char *uid = rs_text(r, 0);
         if (!(dl->dropping[dl->n] = rf_arena_strdup(&dl->arena, uid ? uid : "")))
             rc = RF_ENOMEM;
         else
             dl->n++;
     }
-    if (rc == RF_OK && step != SQLITE_DONE)
-        rc = RF_ESTORAGE;
-out:
-    sqlite3_finalize(st);
+    rs_close(r);
+    return rc;
+}
+
+/* Reads a daily window in one snapshot (attempts, failures and losses
+ * agree under concurrent ingest): its failure rows when rows is not NULL
+ * (only *code's when code is not NULL), its attempts when attempts is not
+ * NULL, its agent losses when dl is not NULL. Call before taking the
+ * fleet lock. */
+static int read_daily_window(const struct api *api, const struct window *w, const int32_t *code,
+                             struct rollup_failures *rows, uint64_t *attempts,
+                             struct daily_losses *dl)
+{
+    struct readstore *rs = readstore_for_thread(api->db_path);
+    if (!rs || readstore_begin(rs) != RF_OK)
+        return RF_ESTORAGE;
+    int rc = rows ? rollup_read_failures(rs, w->from_day, w->to_day, code, rows) : RF_OK;
+    if (rc == RF_OK && attempts)
+        rc = rollup_read_attempts(rs, w->from_day, w->to_day, add_attempts, attempts);
+    if (rc == RF_OK && dl)
+        rc = read_daily_losses(rs, w, dl);
+    readstore_end(rs); /* ends the snapshot on every path */
     return rc;
 }
 
@@ -489,9 +452,7 @@ static int get_overview(struct api *api, const struct http_api_request *req,
     struct daily_losses dl;
     daily_losses_init(&dl);
     rollup_failures_init(&rows);
-    int rc = w.daily ? read_daily_window(api, &w, NULL, &rows, &attempts) : RF_OK;
-    if (rc == RF_OK && w.daily)
-        rc = read_daily_losses(api, &w, &dl);
+    int rc = w.daily ? read_daily_window(api, &w, NULL, &rows, &attempts, &dl) : RF_OK;
     if (rc != RF_OK)
         goto out;
     for (size_t i = 0; i < rows.n; i++)
@@ -561,7 +522,8 @@ static int get_errors(struct api *api, const struct http_api_request *req,
     if (parse_window(req, api, &w, res) != RF_OK)
         return RF_OK;
     rollup_failures_init(&rows);
-    int rc = w.daily ? read_daily_window(api, &w, code_s ? &code : NULL, &rows, NULL) : RF_OK;
+    int rc =
+        w.daily ? read_daily_window(api, &w, code_s ? &code : NULL, &rows, NULL, NULL) : RF_OK;
     if (rc != RF_OK)
         goto out;
     fleet_lock_read(f);
@@ -722,15 +684,15 @@ static int trend_from_rollups(const struct api *api, const struct window *w, boo
 {
     struct daily_cells dc = {0};
     struct groups top = {0};
-    sqlite3 *db = read_db(api->db_path);
+    struct readstore *rs = readstore_for_thread(api->db_path);
     int rc = trend_alloc(t);
-    if (rc == RF_OK && (!db || sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK))
+    if (rc == RF_OK && (!rs || readstore_begin(rs) != RF_OK))
         rc = RF_ESTORAGE;
     if (rc == RF_OK) { /* one snapshot for attempts and failures */
-        rc = rollup_read_attempts(db, w->from_day, w->to_day, bucket_attempts, t);
+        rc = rollup_read_attempts(rs, w->from_day, w->to_day, bucket_attempts, t);
         if (rc == RF_OK)
-            rc = rollup_read_daily_failures(db, w->from_day, w->to_day, collect_daily, &dc);
-        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+            rc = rollup_read_daily_failures(rs, w->from_day, w->to_day, collect_daily, &dc);
+        readstore_end(rs);
     }
     /* the top codes as scan_failures() ranks them: failures, then code */
     for (size_t i = 0; i < dc.n && rc == RF_OK; i++)
@@ -965,9 +927,10 @@ static int get_devices(struct api *api, const struct http_api_request *req,
     struct daily_losses dl;
     rollup_failures_init(&rows);
     daily_losses_init(&dl);
-    int rc = w.daily && code_s ? read_daily_window(api, &w, &code, &rows, NULL) : RF_OK;
-    if (rc == RF_OK && w.daily && dropped_s)
-        rc = read_daily_losses(api, &w, &dl);
+    int rc = w.daily && (code_s || dropped_s)
+                 ? read_daily_window(api, &w, code_s ? &code : NULL, code_s ? &rows : NULL, NULL,
+                                     dropped_s ? &dl : NULL)
+                 : RF_OK;
     if (rc != RF_OK) {
         rollup_failures_free(&rows);
         daily_losses_free(&dl);
@@ -1050,30 +1013,30 @@ out:
     return rc;
 }
 
-/* ---- device detail (SQLite) ---- */
+/* ---- device detail (SQL, either backend: readstore.h) ---- */
 
-static void put_col_str(struct buf *b, const char *key, sqlite3_stmt *st, int col, int *rc)
+static void put_col_str(struct buf *b, const char *key, struct rs_rows *st, int col, int *rc)
 {
     if (*rc != RF_OK)
         return;
     *rc = buf_printf(b, ",\"%s\":", key);
     if (*rc == RF_OK)
-        *rc = buf_append_json_str(b, (const char *)sqlite3_column_text(st, col));
+        *rc = buf_append_json_str(b, rs_text(st, col));
 }
 
-static int detail_interfaces(sqlite3 *db, int64_t dev, struct buf *b)
+/* Runs a per-device query (?1 = device id); RF_OK with *out open. */
+static int device_query(struct readstore *rs, enum rs_query q, int64_t dev, struct rs_rows **out)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = RF_ESTORAGE;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT a.s, i.ifindex, i.family, i.metric, i.automatic, i.connected,"
-                           " i.if_type, i.mtu, i.time FROM iface_metrics i JOIN dict a"
-                           " ON a.id = i.alias WHERE i.device = ?1 AND i.time ="
-                           " (SELECT max(time) FROM iface_metrics WHERE device = ?1)"
-                           " ORDER BY i.family, i.metric, i.id",
-                           -1, &st, NULL) != SQLITE_OK)
+    struct rs_arg arg = RS_INT(dev);
+    return readstore_query(rs, q, &arg, 1, out);
+}
+
+static int detail_interfaces(struct readstore *rs, int64_t dev, struct buf *b)
+{
+    struct rs_rows *st = NULL;
+    int rc = device_query(rs, RS_INTERFACES, dev, &st);
+    if (rc != RF_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, dev);
     /* First pass, per family: the lowest connected physical metric and the
      * highest connected VPN metric. A VPN row is inverted when its metric is
      * not below the best physical one (the metric-order rule); a physical row
@@ -1083,11 +1046,11 @@ static int detail_interfaces(sqlite3 *db, int64_t dev, struct buf *b)
         vpn_max[i] = INT64_MIN;
         phys[i] = INT64_MAX;
     }
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        int fam = sqlite3_column_int(st, 2) == RF_FAMILY_IPV6 ? 6 : 4;
-        int type = sqlite3_column_int(st, 6);
-        int64_t metric = sqlite3_column_int64(st, 3);
-        if (!sqlite3_column_int(st, 5))
+    while (rs_next(st, &rc)) {
+        int fam = (int)rs_int(st, 2) == RF_FAMILY_IPV6 ? 6 : 4;
+        int type = (int)rs_int(st, 6);
+        int64_t metric = rs_int(st, 3);
+        if (!(int)rs_int(st, 5))
             continue;
         if (type == RF_IF_VPN && metric > vpn_max[fam])
             vpn_max[fam] = metric;
@@ -1095,14 +1058,15 @@ static int detail_interfaces(sqlite3 *db, int64_t dev, struct buf *b)
             metric < phys[fam])
             phys[fam] = metric;
     }
-    sqlite3_reset(st);
-    rc = buf_append_char(b, '[');
+    rs_rewind(st);
+    if (rc == RF_OK)
+        rc = buf_append_char(b, '[');
     bool first = true;
-    while (rc == RF_OK && sqlite3_step(st) == SQLITE_ROW) {
-        int fam = sqlite3_column_int(st, 2) == RF_FAMILY_IPV6 ? 6 : 4;
-        int type = sqlite3_column_int(st, 6);
-        int64_t metric = sqlite3_column_int64(st, 3);
-        bool connected = sqlite3_column_int(st, 5);
+    while (rc == RF_OK && rs_next(st, &rc)) {
+        int fam = (int)rs_int(st, 2) == RF_FAMILY_IPV6 ? 6 : 4;
+        int type = (int)rs_int(st, 6);
+        int64_t metric = rs_int(st, 3);
+        bool connected = (int)rs_int(st, 5);
         bool physical = type == RF_IF_ETHERNET || type == RF_IF_WIFI || type == RF_IF_CELLULAR;
         bool inverted = connected && ((type == RF_IF_VPN && phys[fam] != INT64_MAX &&
                                        metric >= phys[fam]) ||
@@ -1111,86 +1075,85 @@ static int detail_interfaces(sqlite3 *db, int64_t dev, struct buf *b)
         rc = buf_append_str(b, first ? "{\"alias\":" : ",{\"alias\":");
         first = false;
         if (rc == RF_OK)
-            rc = buf_append_json_str(b, (const char *)sqlite3_column_text(st, 0));
+            rc = buf_append_json_str(b, rs_text(st, 0));
         if (rc == RF_OK)
             rc = buf_printf(b,
                             ",\"index\":%lld,\"family\":\"%s\",\"metric\":%lld,\"automatic\":%s,"
                             "\"connected\":%s,\"if_type\":\"%s\",\"inverted\":%s",
-                            (long long)sqlite3_column_int64(st, 1), fam == 6 ? "ipv6" : "ipv4",
-                            (long long)metric, sqlite3_column_int(st, 4) ? "true" : "false",
+                            (long long)rs_int(st, 1), fam == 6 ? "ipv6" : "ipv4",
+                            (long long)metric, (int)rs_int(st, 4) ? "true" : "false",
                             connected ? "true" : "false", rf_if_type_name((enum rf_if_type)type),
                             inverted ? "true" : "false");
-        if (rc == RF_OK && sqlite3_column_type(st, 7) != SQLITE_NULL)
-            rc = buf_printf(b, ",\"mtu\":%lld", (long long)sqlite3_column_int64(st, 7));
+        if (rc == RF_OK && !rs_null(st, 7))
+            rc = buf_printf(b, ",\"mtu\":%lld", (long long)rs_int(st, 7));
         if (rc == RF_OK)
             rc = buf_append_char(b, ',');
         if (rc == RF_OK)
-            rc = put_time(b, "time", sqlite3_column_int64(st, 8));
+            rc = put_time(b, "time", rs_int(st, 8));
         if (rc == RF_OK)
             rc = buf_append_char(b, '}');
     }
-    sqlite3_finalize(st);
+    rs_close(st);
     return rc == RF_OK ? buf_append_char(b, ']') : rc;
 }
 
 /* Runs a per-device query (?1 = device id) and appends a JSON array with
  * one element per row, written by row_fn. */
-typedef int (*detail_row_fn)(sqlite3_stmt *st, struct buf *b);
+typedef int (*detail_row_fn)(struct rs_rows *st, struct buf *b);
 
-static int detail_rows(sqlite3 *db, int64_t dev, const char *sql, detail_row_fn row_fn,
+static int detail_rows(struct readstore *rs, int64_t dev, enum rs_query q, detail_row_fn row_fn,
                        struct buf *b)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return RF_ESTORAGE;
-    sqlite3_bind_int64(st, 1, dev);
-    int rc = buf_append_char(b, '[');
+    struct rs_rows *st = NULL;
+    int rc = device_query(rs, q, dev, &st);
+    if (rc == RF_OK)
+        rc = buf_append_char(b, '[');
     bool first = true;
-    while (rc == RF_OK && sqlite3_step(st) == SQLITE_ROW) {
+    while (rc == RF_OK && rs_next(st, &rc)) {
         if (!first)
             rc = buf_append_char(b, ',');
         first = false;
         if (rc == RF_OK)
             rc = row_fn(st, b);
     }
-    sqlite3_finalize(st);
+    rs_close(st);
     return rc == RF_OK ? buf_append_char(b, ']') : rc;
 }
 
 /* Rows whose JSON columns were written by the collector itself (canonical
  * JSON built with escaping), so they are embedded as they are. */
-static int pbk_row(sqlite3_stmt *st, struct buf *b)
+static int pbk_row(struct rs_rows *st, struct buf *b)
 {
     int rc = buf_printf(b, "{\"scope\":\"%s\"",
-                        rf_scope_name((enum rf_pbk_scope)sqlite3_column_int(st, 0)));
+                        rf_scope_name((enum rf_pbk_scope)(int)rs_int(st, 0)));
     put_col_str(b, "connection", st, 1, &rc);
     if (rc == RF_OK)
-        rc = buf_printf(b, ",\"settings\":%s,", (const char *)sqlite3_column_text(st, 2));
+        rc = buf_printf(b, ",\"settings\":%s,", rs_text(st, 2));
     if (rc == RF_OK)
-        rc = put_time(b, "time", sqlite3_column_int64(st, 3));
+        rc = put_time(b, "time", rs_int(st, 3));
     return rc == RF_OK ? buf_append_char(b, '}') : rc;
 }
 
-static int policy_row(sqlite3_stmt *st, struct buf *b)
+static int policy_row(struct rs_rows *st, struct buf *b)
 {
     int rc = buf_append_str(b, "{\"connection\":");
     if (rc == RF_OK)
-        rc = buf_append_json_str(b, (const char *)sqlite3_column_text(st, 0));
+        rc = buf_append_json_str(b, rs_text(st, 0));
     put_col_str(b, "server", st, 1, &rc);
     put_col_str(b, "tunnel_type", st, 2, &rc);
     put_col_str(b, "auth_method", st, 3, &rc);
     if (rc == RF_OK)
         rc = buf_printf(b, ",\"split_tunneling\":%s,\"device_tunnel\":%s",
-                        sqlite3_column_int(st, 4) ? "true" : "false",
-                        sqlite3_column_int(st, 5) ? "true" : "false");
+                        (int)rs_int(st, 4) ? "true" : "false",
+                        (int)rs_int(st, 5) ? "true" : "false");
     put_col_str(b, "dns_suffix", st, 6, &rc);
     if (rc == RF_OK)
         rc = buf_printf(b, ",\"ipsec\":%s,",
-                        sqlite3_column_type(st, 7) == SQLITE_NULL
+                        rs_null(st, 7)
                             ? "null"
-                            : (const char *)sqlite3_column_text(st, 7));
+                            : rs_text(st, 7));
     if (rc == RF_OK)
-        rc = put_time(b, "time", sqlite3_column_int64(st, 8));
+        rc = put_time(b, "time", rs_int(st, 8));
     return rc == RF_OK ? buf_append_char(b, '}') : rc;
 }
 
@@ -1202,22 +1165,22 @@ static int put_error(struct buf *b, int32_t code)
     return rc == RF_OK ? buf_append_char(b, '}') : rc;
 }
 
-static int event_row(sqlite3_stmt *st, struct buf *b)
+static int event_row(struct rs_rows *st, struct buf *b)
 {
     int rc = buf_append_char(b, '{');
     if (rc == RF_OK)
-        rc = put_time(b, "time", sqlite3_column_int64(st, 0));
+        rc = put_time(b, "time", rs_int(st, 0));
     if (rc == RF_OK)
         rc = buf_printf(b, ",\"event_id\":%d,\"record_id\":%lld,\"level\":\"%s\"",
-                        sqlite3_column_int(st, 1), (long long)sqlite3_column_int64(st, 2),
-                        rf_level_name((enum rf_level)sqlite3_column_int(st, 3)));
+                        (int)rs_int(st, 1), (long long)rs_int(st, 2),
+                        rf_level_name((enum rf_level)(int)rs_int(st, 3)));
     put_col_str(b, "user", st, 4, &rc);
     put_col_str(b, "connection", st, 5, &rc);
-    if (rc == RF_OK && sqlite3_column_type(st, 6) != SQLITE_NULL)
-        rc = put_error(b, sqlite3_column_int(st, 6));
-    if (rc == RF_OK && sqlite3_column_type(st, 7) != SQLITE_NULL) {
-        const struct catalog_entry *r = catalog_lookup_reason(sqlite3_column_int(st, 7));
-        rc = buf_printf(b, ",\"reason_code\":%d,\"reason\":", sqlite3_column_int(st, 7));
+    if (rc == RF_OK && !rs_null(st, 6))
+        rc = put_error(b, (int)rs_int(st, 6));
+    if (rc == RF_OK && !rs_null(st, 7)) {
+        const struct catalog_entry *r = catalog_lookup_reason((int)rs_int(st, 7));
+        rc = buf_printf(b, ",\"reason_code\":%d,\"reason\":", (int)rs_int(st, 7));
         if (rc == RF_OK)
             rc = buf_append_json_str(b, r ? r->symbol : NULL);
     }
@@ -1227,132 +1190,97 @@ static int event_row(sqlite3_stmt *st, struct buf *b)
 }
 
 /* Attempts: the events of one CoId, from the dial (20221) to the outcome. */
-static int attempt_row(sqlite3_stmt *st, struct buf *b)
+static int attempt_row(struct rs_rows *st, struct buf *b)
 {
     int rc = buf_append_str(b, "{\"coid\":");
     if (rc == RF_OK)
-        rc = buf_append_json_str(b, (const char *)sqlite3_column_text(st, 0));
+        rc = buf_append_json_str(b, rs_text(st, 0));
     put_col_str(b, "connection", st, 1, &rc);
-    bool has_dial = sqlite3_column_type(st, 2) != SQLITE_NULL;
-    bool has_end = sqlite3_column_type(st, 3) != SQLITE_NULL;
-    const char *outcome = sqlite3_column_type(st, 4) == SQLITE_NULL ? "in_progress"
-                          : sqlite3_column_int(st, 4)                ? "failure"
+    bool has_dial = !rs_null(st, 2);
+    bool has_end = !rs_null(st, 3);
+    const char *outcome = rs_null(st, 4) ? "in_progress"
+                          : (int)rs_int(st, 4)                ? "failure"
                                                                      : "success";
     if (rc == RF_OK)
         rc = buf_printf(b, ",\"outcome\":\"%s\",", outcome);
     if (rc == RF_OK)
-        rc = put_time(b, "time", sqlite3_column_int64(st, 7));
+        rc = put_time(b, "time", rs_int(st, 7));
     if (rc == RF_OK && has_dial && has_end)
         rc = buf_printf(b, ",\"duration_ms\":%lld",
-                        (long long)(sqlite3_column_int64(st, 3) - sqlite3_column_int64(st, 2)));
-    if (rc == RF_OK && sqlite3_column_type(st, 6) != SQLITE_NULL)
-        rc = buf_printf(b, ",\"last_stage\":%d", sqlite3_column_int(st, 6));
-    if (rc == RF_OK && sqlite3_column_type(st, 5) != SQLITE_NULL)
-        rc = put_error(b, sqlite3_column_int(st, 5));
+                        (long long)(rs_int(st, 3) - rs_int(st, 2)));
+    if (rc == RF_OK && !rs_null(st, 6))
+        rc = buf_printf(b, ",\"last_stage\":%d", (int)rs_int(st, 6));
+    if (rc == RF_OK && !rs_null(st, 5))
+        rc = put_error(b, (int)rs_int(st, 5));
     return rc == RF_OK ? buf_append_char(b, '}') : rc;
 }
 
-static const char *const pbk_sql =
-    "SELECT p.scope, c.s, s.s, p.time FROM pbk_entries p"
-    " JOIN dict c ON c.id = p.connection JOIN dict s ON s.id = p.settings"
-    " WHERE p.device = ?1 AND p.time ="
-    " (SELECT max(time) FROM pbk_entries WHERE device = ?1) ORDER BY p.id";
-static const char *const policy_sql =
-    "SELECT c.s, sv.s, tt.s, am.s, p.split_tunneling, p.device_tunnel,"
-    " ds.s, ip.s, p.time FROM vpn_policies p JOIN dict c ON c.id ="
-    " p.connection JOIN dict sv ON sv.id = p.server JOIN dict tt ON tt.id"
-    " = p.tunnel_type JOIN dict am ON am.id = p.auth_method LEFT JOIN dict"
-    " ds ON ds.id = p.dns_suffix LEFT JOIN dict ip ON ip.id = p.ipsec"
-    " WHERE p.device = ?1 AND p.time ="
-    " (SELECT max(time) FROM vpn_policies WHERE device = ?1) ORDER BY p.id";
-static const char *const event_sql =
-    "SELECT e.time, e.event_id, e.record_id, e.level, u.s, c.s,"
-    " e.error_code, e.reason_code, e.coid, e.message FROM events e"
-    " JOIN dict u ON u.id = e.user JOIN dict c ON c.id = e.connection"
-    " WHERE e.device = ?1 ORDER BY e.time DESC, e.record_id DESC LIMIT 100";
-static const char *const attempt_sql =
-    "SELECT e.coid, c.s, min(CASE WHEN e.event_id = 20221 THEN e.time END),"
-    " max(CASE WHEN e.event_id IN (20225, 20227) THEN e.time END),"
-    " max(CASE WHEN e.event_id = 20227 THEN 1 WHEN e.event_id = 20225 THEN 0 END),"
-    " max(CASE WHEN e.event_id = 20227 THEN e.error_code END),"
-    " max(CASE WHEN e.event_id BETWEEN 20221 AND 20224 THEN e.event_id END),"
-    " max(e.time) FROM events e JOIN dict c ON c.id = e.connection"
-    " WHERE e.device = ?1 AND e.coid IS NOT NULL GROUP BY e.coid"
-    " ORDER BY max(e.time) DESC LIMIT 50";
 
-static int put_opt_int(struct buf *b, const char *key, sqlite3_stmt *st, int col)
+static int put_opt_int(struct buf *b, const char *key, struct rs_rows *st, int col)
 {
-    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+    if (rs_null(st, col))
         return buf_printf(b, ",\"%s\":null", key);
-    return buf_printf(b, ",\"%s\":%lld", key, (long long)sqlite3_column_int64(st, col));
+    return buf_printf(b, ",\"%s\":%lld", key, (long long)rs_int(st, col));
 }
 
-static int put_opt_time(struct buf *b, const char *key, sqlite3_stmt *st, int col)
+static int put_opt_time(struct buf *b, const char *key, struct rs_rows *st, int col)
 {
-    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+    if (rs_null(st, col))
         return buf_printf(b, ",\"%s\":null", key);
     int rc = buf_append_char(b, ',');
-    return rc == RF_OK ? put_time(b, key, sqlite3_column_int64(st, col)) : rc;
+    return rc == RF_OK ? put_time(b, key, rs_int(st, col)) : rc;
 }
 
 /* Opens an object with "time" and "received" from columns 0 and 1. */
-static int open_time_received(sqlite3_stmt *st, struct buf *b)
+static int open_time_received(struct rs_rows *st, struct buf *b)
 {
     int rc = buf_append_char(b, '{');
     if (rc == RF_OK)
-        rc = put_time(b, "time", sqlite3_column_int64(st, 0));
+        rc = put_time(b, "time", rs_int(st, 0));
     if (rc == RF_OK)
         rc = buf_append_char(b, ',');
     if (rc == RF_OK)
-        rc = put_time(b, "received", sqlite3_column_int64(st, 1));
+        rc = put_time(b, "received", rs_int(st, 1));
     return rc;
 }
 
-static int loss_row(sqlite3_stmt *st, struct buf *b)
+static int loss_row(struct rs_rows *st, struct buf *b)
 {
     int rc = open_time_received(st, b);
     if (rc == RF_OK)
         rc = buf_printf(b, ",\"dropped_batches\":%lld,\"dropped_records\":%lld,"
                            "\"rejected_batches\":%lld}",
-                        (long long)sqlite3_column_int64(st, 2),
-                        (long long)sqlite3_column_int64(st, 3),
-                        (long long)sqlite3_column_int64(st, 4));
+                        (long long)rs_int(st, 2),
+                        (long long)rs_int(st, 3),
+                        (long long)rs_int(st, 4));
     return rc;
 }
 
-static const char *const loss_sql =
-    "SELECT time, received, dropped_batches, dropped_records, rejected_batches"
-    " FROM agent_losses WHERE device = ?1 ORDER BY id DESC LIMIT 20";
 
 /* The device's agent from its latest agent_status, with its last 20 losses;
  * null when its agent never sent one. */
-static int detail_agent(sqlite3 *db, int64_t dev, struct buf *b)
+static int detail_agent(struct readstore *rs, int64_t dev, struct buf *b)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT time, received, agent_version, spool_bytes, spool_batches,"
-                           " spool_limit_bytes, dropped_batches_total, dropped_records_total,"
-                           " rejected_batches_total, last_success, last_error, last_error_time,"
-                           " source_errors, last_drop, reports FROM agent_status WHERE device = ?",
-                           -1, &st, NULL) != SQLITE_OK)
-        return RF_ESTORAGE;
-    sqlite3_bind_int64(st, 1, dev);
-    int rc;
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        rc = buf_append_str(b, "null");
+    struct rs_rows *st = NULL;
+    int rc = device_query(rs, RS_AGENT_STATUS, dev, &st);
+    if (rc != RF_OK)
+        return rc;
+    if (!rs_next(st, &rc)) {
+        if (rc == RF_OK)
+            rc = buf_append_str(b, "null");
         goto out;
     }
     rc = open_time_received(st, b);
     put_col_str(b, "agent_version", st, 2, &rc);
     if (rc == RF_OK)
         rc = buf_printf(b, ",\"spool_bytes\":%lld,\"spool_batches\":%lld",
-                        (long long)sqlite3_column_int64(st, 3),
-                        (long long)sqlite3_column_int64(st, 4));
+                        (long long)rs_int(st, 3),
+                        (long long)rs_int(st, 4));
     if (rc == RF_OK)
         rc = put_opt_int(b, "spool_limit_bytes", st, 5);
     if (rc == RF_OK)
         rc = buf_printf(b, ",\"dropped_batches_total\":%lld",
-                        (long long)sqlite3_column_int64(st, 6));
+                        (long long)rs_int(st, 6));
     if (rc == RF_OK)
         rc = put_opt_int(b, "dropped_records_total", st, 7);
     if (rc == RF_OK)
@@ -1368,13 +1296,16 @@ static int detail_agent(sqlite3 *db, int64_t dev, struct buf *b)
         rc = put_opt_time(b, "last_drop", st, 13);
     if (rc == RF_OK)
         rc = buf_printf(b, ",\"reports\":%lld,\"losses\":",
-                        (long long)sqlite3_column_int64(st, 14));
+                        (long long)rs_int(st, 14));
+    /* one result open at a time: the losses after the status row */
+    rs_close(st);
+    st = NULL;
     if (rc == RF_OK)
-        rc = detail_rows(db, dev, loss_sql, loss_row, b);
+        rc = detail_rows(rs, dev, RS_AGENT_LOSSES, loss_row, b);
     if (rc == RF_OK)
         rc = buf_append_char(b, '}');
 out:
-    sqlite3_finalize(st);
+    rs_close(st);
     return rc;
 }
 
@@ -1415,22 +1346,36 @@ static int device_findings_json(const struct fleet *f, const struct fleet_device
     return rc;
 }
 
+static int device_detail(struct api *api, struct readstore *rs, const char *uid,
+                         struct http_api_response *res);
+
 static int get_device(struct api *api, const char *uid, struct http_api_response *res)
 {
+    struct readstore *rs = readstore_for_thread(api->db_path);
+    if (!rs || readstore_begin(rs) != RF_OK)
+        return RF_ESTORAGE;
+    int rc = device_detail(api, rs, uid, res);
+    readstore_end(rs); /* ends the snapshot on every path */
+    return rc;
+}
+
+/* The device's summary and findings (hot aggregate) and its stored detail,
+ * inside the caller's snapshot. */
+static int device_detail(struct api *api, struct readstore *rs, const char *uid,
+                         struct http_api_response *res)
+{
     struct fleet *f = api->fleet;
-    sqlite3 *db = read_db(api->db_path);
-    if (!db)
-        return RF_ESTORAGE;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT id FROM devices WHERE uid = ?", -1, &st, NULL) !=
-        SQLITE_OK)
-        return RF_ESTORAGE;
-    sqlite3_bind_text(st, 1, uid, -1, SQLITE_STATIC);
-    int64_t dev = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_finalize(st);
+    struct rs_rows *st = NULL;
+    struct rs_arg arg = RS_TEXT(uid);
+    int64_t dev = -1;
+    int rc = readstore_query(rs, RS_DEVICE_ID, &arg, 1, &st);
+    if (rc == RF_OK && rs_next(st, &rc))
+        dev = rs_int(st, 0);
+    rs_close(st);
+    if (rc != RF_OK)
+        return rc;
     fleet_lock_read(f);
     long di = fleet_find_device(f, uid);
-    int rc;
     if (dev < 0 || di < 0) {
         fleet_unlock(f);
         return not_found(res, "no device with this device_id has reported");
@@ -1448,23 +1393,23 @@ static int get_device(struct api *api, const char *uid, struct http_api_response
     if (rc == RF_OK)
         rc = buf_append_str(b, ",\"agent\":");
     if (rc == RF_OK)
-        rc = detail_agent(db, dev, b);
+        rc = detail_agent(rs, dev, b);
     if (rc == RF_OK)
         rc = buf_append_str(b, ",\"interfaces\":");
     if (rc == RF_OK)
-        rc = detail_interfaces(db, dev, b);
+        rc = detail_interfaces(rs, dev, b);
     static const struct {
         const char *key;
-        const char *const *sql;
+        enum rs_query q;
         detail_row_fn row;
-    } sections[] = {{"pbk_entries", &pbk_sql, pbk_row},
-                    {"policies", &policy_sql, policy_row},
-                    {"attempts", &attempt_sql, attempt_row},
-                    {"recent_events", &event_sql, event_row}};
+    } sections[] = {{"pbk_entries", RS_PBK, pbk_row},
+                    {"policies", RS_POLICIES, policy_row},
+                    {"attempts", RS_ATTEMPTS, attempt_row},
+                    {"recent_events", RS_EVENTS, event_row}};
     for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]) && rc == RF_OK; i++) {
         rc = buf_printf(b, ",\"%s\":", sections[i].key);
         if (rc == RF_OK)
-            rc = detail_rows(db, dev, *sections[i].sql, sections[i].row, b);
+            rc = detail_rows(rs, dev, sections[i].q, sections[i].row, b);
     }
     if (rc == RF_OK)
         rc = buf_append_char(b, '}');
@@ -1657,23 +1602,10 @@ out:
     return rc;
 }
 
-static int persist_baseline(const char *db_path, const char *json)
+static int persist_baseline(const char *db, const char *json)
 {
-    sqlite3 *db = NULL;
-    char err[256];
-    int rc = store_open(db_path, STORE_READ_WRITE, &db, err, sizeof(err));
-    sqlite3_stmt *st = NULL;
-    if (rc == RF_OK &&
-        sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta(key, value) VALUES('ipsec_baseline', ?)",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ESTORAGE;
-    } else {
-        rc = RF_ESTORAGE;
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return rc;
+    struct readstore *rs = readstore_for_thread(db);
+    return rs ? readstore_save_setting(rs, "ipsec_baseline", json) : RF_ESTORAGE;
 }
 
 static int baseline_endpoint(struct api *api, const struct http_api_request *req,
@@ -1724,8 +1656,8 @@ static int baseline_endpoint(struct api *api, const struct http_api_request *req
 
 /* ---- dispatch ---- */
 
-/* Endpoints that need the fleet's data (or write the baseline to SQLite);
- * the catalogue and reading the active baseline do not. */
+/* Endpoints that need the fleet's data; the catalogue and reading the
+ * active baseline do not. */
 static bool needs_fleet_data(const char *p, bool get)
 {
     /* /api/v1/findings is not here: on PostgreSQL it is the elected
@@ -1741,12 +1673,34 @@ static bool needs_fleet_data(const char *p, bool get)
     return false;
 }
 
+/* Requests answered from SQL on either backend (readstore.h): device
+ * detail, saving the baseline, and windows past the hot horizon (a window
+ * that does not parse gets its 400). */
+static bool answered_from_sql(const struct api *api, const struct http_api_request *req,
+                              const char *p)
+{
+    static const char *const windowed[] = {"/api/v1/overview", "/api/v1/errors",
+                                           "/api/v1/trend", "/api/v1/devices"};
+    if ((strncmp(p, "/api/v1/devices/", 16) == 0 && p[16]) ||
+        strcmp(p, "/api/v1/settings/ipsec-baseline") == 0)
+        return true;
+    for (size_t i = 0; i < sizeof(windowed) / sizeof(windowed[0]); i++) {
+        if (strcmp(p, windowed[i]) != 0)
+            continue;
+        const char *s = req->arg(req, "window");
+        int64_t ms;
+        return s && (time_parse_duration(s, &ms) != RF_OK ||
+                     ms / 60000 > (int64_t)api->fleet->ring_len);
+    }
+    return false;
+}
+
 int api_handle(void *arg, const struct http_api_request *req, struct http_api_response *res)
 {
     struct api *api = arg;
     const char *p = req->path;
     bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
-    if (api->reads_unavailable && needs_fleet_data(p, get))
+    if (api->reads_unavailable && needs_fleet_data(p, get) && !answered_from_sql(api, req, p))
         return error_answer(res, 501, "not_implemented", api->reads_unavailable);
     if (strcmp(p, "/api/v1/settings/ipsec-baseline") == 0)
         return baseline_endpoint(api, req, res);

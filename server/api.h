@@ -3,8 +3,8 @@
  * device detail, findings, remediation feed) plus the catalogue lookup and
  * the operator's IPsec baseline (admin). Answers come from the hot
  * aggregate; windows past its horizon from the daily rollup tables and
- * device detail from SQLite, through a read-only connection per HTTP
- * thread. See docs/api.md.
+ * device detail from SQL, on either backend through a readstore per HTTP
+ * thread (readstore.h). See docs/api.md.
  */
 #ifndef RASFLEET_API_H
 #define RASFLEET_API_H
@@ -19,9 +19,11 @@ struct api {
     char db_path[1024];
     int rollup_retention_days; /* the longest daily window; 0 = rollups kept forever */
     struct writer *writer; /* for persisting the baseline; may be NULL */
-    /* Non-NULL: the endpoints that read the fleet (or write the baseline)
-     * cannot answer correctly on this backend yet and answer 501 with this
-     * message (PostgreSQL, until the read side lands; docs/storage.md). */
+    /* Non-NULL: the endpoints answered from the hot aggregate cannot
+     * answer correctly on this backend yet and answer 501 with this message
+     * (PostgreSQL, until the aggregate follows the fleet; docs/storage.md);
+     * the SQL-backed ones (device detail, long windows, saving the
+     * baseline) answer. */
     const char *reads_unavailable;
 };
 

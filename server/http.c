@@ -203,8 +203,7 @@ static enum MHD_Result ingest_finish(struct request *req)
     struct http_server *s = req->srv;
     struct ingest_limits lim = {.max_body_bytes = s->cfg.max_body_bytes,
                                 .max_inflated_bytes = s->cfg.max_inflated_bytes,
-                                .max_records = s->cfg.max_records,
-                                .refuse_agent_status = dburl_is_postgres(s->cfg.db_path)};
+                                .max_records = s->cfg.max_records};
     struct ingest_refusal ref;
     struct rf_batch batch;
     size_t bytes = 0;
@@ -395,6 +394,9 @@ static enum MHD_Result handle_api(struct request *req, const char *url, const ch
     int rc = s->api(s->api_arg, &ar, &res);
     if (rc == RF_ENOTFOUND)
         ret = respond_error(req, 404, REJECT_NOT_FOUND, "no such endpoint", NULL);
+    else if (rc == RF_ESTORAGE) /* a read the database could not answer now */
+        ret = respond_error(req, 503, REJECT_STORAGE_UNAVAILABLE,
+                            "the database cannot answer this read now; retry later", "10");
     else if (rc != RF_OK)
         ret = respond_error(req, 500, REJECT_INTERNAL, "the query failed", NULL);
     else

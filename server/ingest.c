@@ -120,19 +120,6 @@ int ingest_decode(const struct ingest_limits *lim, const struct ingest_request *
         snprintf(refusal->field, sizeof(refusal->field), "%s", err.field);
         goto out;
     }
-    if (rc == RF_OK && lim->refuse_agent_status) {
-        for (size_t i = 0; i < out->n_records; i++) {
-            if (out->records[i].kind != RF_KIND_AGENT_STATUS)
-                continue;
-            rc = refuse(refusal, 400, REJECT_UNKNOWN_KIND,
-                        "record %zu: agent_status records are not stored by this collector's"
-                        " PostgreSQL backend yet; send them to a collector on SQLite",
-                        i);
-            refusal->record_index = (long)i;
-            snprintf(refusal->field, sizeof(refusal->field), "kind");
-            goto out;
-        }
-    }
     if (rc == RF_OK)
         *bytes = batch_bytes(out);
 out:

@@ -21,10 +21,6 @@ struct ingest_limits {
     size_t max_body_bytes;
     size_t max_inflated_bytes;
     size_t max_records;
-    /* the storage backend cannot store agent_status records (PostgreSQL,
-     * for now): refused as an unknown kind, which agents expect from a
-     * collector that predates the kind */
-    bool refuse_agent_status;
 };
 
 struct ingest_request {

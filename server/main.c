@@ -18,6 +18,7 @@
 #include "pg_store.h"
 #include "pg_tokens.h"
 #include "rasfleet/result.h"
+#include "readstore.h"
 #include "store.h"
 #include "writer.h"
 
@@ -198,20 +199,24 @@ static void on_commit(void *arg, const struct rf_batch *const *batches,
 
 /* The IPsec baseline: the one saved through the admin API wins over the
  * config file's ipsec_baseline ("default" or cipher/auth/enc/integrity/dh/pfs). */
-static int load_baseline(const struct config *cfg, sqlite3 *db, struct fleet *fleet)
+static int load_baseline(const struct config *cfg, struct fleet *fleet)
 {
     struct rf_arena a;
     struct ipsec_baseline bl = {0};
     char err[200] = "";
-    int rc = RF_OK;
+    struct readstore *rs = NULL;
+    struct rs_rows *st = NULL;
+    struct rs_arg key = RS_TEXT("ipsec_baseline");
     rf_arena_init(&a);
-    sqlite3_stmt *st = NULL;
-    if (db && /* NULL on PostgreSQL: only the config file's baseline, for now */
-        sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'ipsec_baseline'", -1, &st,
-                           NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-        const char *json = (const char *)sqlite3_column_text(st, 0);
-        rc = api_parse_baseline(json, strlen(json), &a, &bl, err, sizeof(err));
+    int rc = readstore_open(cfg->db_path, &rs, err, sizeof(err));
+    if (rc == RF_OK && (rc = readstore_query(rs, RS_SETTING, &key, 1, &st)) != RF_OK)
+        snprintf(err, sizeof(err), "cannot read the saved baseline");
+    if (rc == RF_OK && rs_next(st, &rc)) {
+        const char *json = rs_text(st, 0);
+        rc = api_parse_baseline(json ? json : "", json ? strlen(json) : 0, &a, &bl, err,
+                                sizeof(err));
+    } else if (rc != RF_OK) {
+        /* reported below */
     } else if (strcmp(cfg->ipsec_baseline, "default") == 0) {
         bl.configured = true;
     } else if (cfg->ipsec_baseline[0]) {
@@ -229,7 +234,8 @@ static int load_baseline(const struct config *cfg, sqlite3 *db, struct fleet *fl
         }
         bl.configured = bl.server_custom = true;
     }
-    sqlite3_finalize(st);
+    rs_close(st);
+    readstore_close(rs);
     if (rc == RF_OK && bl.configured)
         rc = fleet_set_baseline(fleet, &bl);
     if (rc != RF_OK)
@@ -359,18 +365,20 @@ static int cmd_serve(struct cli *cli)
     }
     if (pg) {
         /* The hot aggregate is fed by this collector's own commits only: it
-         * is not the fleet, so the read endpoints say so (501) until the
-         * read side on PostgreSQL lands (issue #7). */
+         * is not the fleet, so the endpoints answered from it (windows within
+         * the hot horizon, findings, remediation) say so (501) until it is
+         * (issue #7); device detail, long windows and the baseline are
+         * answered from SQL (readstore.h). */
         api.reads_unavailable =
-            "this collector stores into PostgreSQL; the read API on PostgreSQL is not"
+            "this collector stores into PostgreSQL; this read on PostgreSQL is not"
             " implemented yet (see docs/storage.md)";
-        log_warn("PostgreSQL backend: ingest and findings; the other read endpoints answer 501"
-                 " for now");
-        if (load_baseline(cfg, NULL, &fleet) != RF_OK)
+        log_warn("PostgreSQL backend: the hot-window read endpoints (except findings) answer"
+                 " 501 for now");
+        if (load_baseline(cfg, &fleet) != RF_OK)
             goto out;
     } else if (store_open(cfg->db_path, STORE_READ_ONLY, &rodb, err, sizeof(err)) != RF_OK ||
                /* Rebuild before any batch can arrive (HTTP starts below). */
-               load_baseline(cfg, rodb, &fleet) != RF_OK || fleet_rebuild(&fleet, rodb) != RF_OK) {
+               load_baseline(cfg, &fleet) != RF_OK || fleet_rebuild(&fleet, rodb) != RF_OK) {
         fprintf(stderr, "rasfleet-collector: cannot rebuild the hot aggregate: %s\n",
                 err[0] ? err : (rodb ? sqlite3_errmsg(rodb) : "?"));
         goto out;

@@ -11,12 +11,15 @@
  *               before BEGIN (ids are shared by all collectors; a group
  *               that rolls back leaves unused strings behind, never a
  *               dangling id)
- *   BEGIN
+ *   BEGIN       and the previous agent totals of the group's reporting
+ *               devices (pg_derived.h), locked
  *   per batch   SAVEPOINT; device insert (ON CONFLICT DO NOTHING); one
  *               statement that inserts the batch row (ON CONFLICT DO
  *               NOTHING: the dedupe) and, only when that row is new, every
  *               record of the batch from arrays (unnest), events with ON
  *               CONFLICT (device, record_id) DO NOTHING; RELEASE; Sync
+ *   derived     agent_status, agent_losses, daily rollups of the stored
+ *               batches: one statement from arrays (pg_derived.h)
  *   COMMIT
  *
  * Invariants:
@@ -37,6 +40,8 @@
 #include "buf.h"
 #include "log.h"
 #include "metrics.h"
+#include "pg_derived.h"
+#include "retention.h"
 #include "pg_store.h"
 #include "writer_queue.h"
 #include "pg_tokens.h"
@@ -63,10 +68,10 @@
 #define STORE_PARAMS 39
 #define GROUP_ATTEMPTS 3 /* a deadlock with another collector is retried */
 
-enum stmt_id { P_DICT_PUT, P_DICT_GET, P_DEVICE, P_STORE, P_COUNT };
+enum stmt_id { P_DICT_PUT, P_DICT_GET, P_DEVICE, P_STORE, P_PREV, P_DERIVED, P_COUNT };
 
 static const char *const stmt_name[P_COUNT] = {"rf_dict_put", "rf_dict_get", "rf_device",
-                                               "rf_store"};
+                                               "rf_store",    "rf_prev",     "rf_derived"};
 
 static const char *const stmt_sql[P_COUNT] = {
     [P_DICT_PUT] = "INSERT INTO dict(s) SELECT x FROM unnest($1::text[]) AS x ORDER BY"
@@ -107,8 +112,10 @@ static const char *const stmt_sql[P_COUNT] = {
         " $34::bigint[], $35::bigint[], $36::smallint[], $37::smallint[], $38::bigint[],"
         " $39::bigint[]) AS u)"
         " SELECT (SELECT device FROM b), (SELECT count(*) FROM e),"
-        " (SELECT CASE WHEN count(*) < cardinality($10::bigint[]) THEN array_agg(record_id) END"
-        " FROM e)",
+        " (SELECT CASE WHEN count(*) < cardinality($10::bigint[])"
+        " THEN coalesce(array_agg(record_id), '{}') END FROM e)",
+    [P_PREV] = PG_DERIVED_PREV_SQL,
+    [P_DERIVED] = NULL, /* pg_derived_write_sql */
 };
 
 /* Array parameters of P_STORE, in parameter order from $8. */
@@ -142,6 +149,7 @@ struct pg_writer {
     struct strmap dict_cache;
     struct buf col[C_COUNT];
     struct buf scratch;
+    struct pg_derived derived; /* agent_status, agent_losses, rollups of the group */
     char err[200]; /* why the current group failed */
     bool retryable;
     int64_t next_retention_ms;
@@ -174,7 +182,8 @@ static int connect_db(struct pg_writer *w, char *errbuf, size_t errlen)
     if (rc == RF_OK)
         rc = pg_store_migrate(c, errbuf, errlen);
     for (int i = 0; i < P_COUNT && rc == RF_OK; i++) {
-        PGresult *r = PQprepare(c, stmt_name[i], stmt_sql[i], 0, NULL);
+        PGresult *r = PQprepare(c, stmt_name[i], stmt_sql[i] ? stmt_sql[i] : pg_derived_write_sql,
+                                0, NULL);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             pg_store_error(c, "cannot prepare a statement", errbuf, errlen);
             rc = RF_ESTORAGE;
@@ -539,6 +548,8 @@ static int add_record(struct pg_writer *w, const struct rf_record *r)
             rc = arr_opt_id(&c[C_POL_IPSEC], ipsec);
         return rc;
     }
+    case RF_KIND_AGENT_STATUS: /* written per group, pg_derived.h */
+        return RF_OK;
     default:
         snprintf(w->err, sizeof(w->err), "record of unknown kind %d", (int)r->kind);
         return RF_EINVAL;
@@ -668,8 +679,10 @@ static int read_batch(struct pg_writer *w, struct writer_job *j)
         j->res.accepted = j->batch.n_records;
         j->res.duplicate = PQgetisnull(store, 0, 0);
         j->created_device = dev && PQntuples(dev) == 1;
-        if (!j->res.duplicate)
+        if (!j->res.duplicate) {
+            j->device_row = strtoll(PQgetvalue(store, 0, 0), NULL, 10);
             rc = fill_inserted(j, store);
+        }
     }
     PQclear(dev);
     PQclear(store);
@@ -761,9 +774,59 @@ static int cmp_job(const void *a, const void *b)
     return c ? c : strcmp(x->batch.batch_id, y->batch.batch_id);
 }
 
+/* BEGIN, and the previous agent totals of the group's reporting devices
+ * (read and locked) in the same round trip. */
+static int begin_group(struct pg_writer *w, struct writer_job *const *jobs, size_t n)
+{
+    bool any = false;
+    PGresult *prev = NULL;
+    int rc = pg_derived_status_devices(&w->derived, jobs, n, &any);
+    if (rc != RF_OK) {
+        snprintf(w->err, sizeof(w->err), "out of memory for agent status");
+        return RF_ESTORAGE;
+    }
+    const char *param[1] = {w->derived.uids.data};
+    if (send_simple(w, "BEGIN") != RF_OK ||
+        (any && !PQsendQueryPrepared(w->conn, stmt_name[P_PREV], 1, param, NULL, NULL, 0))) {
+        note_error(w, NULL, "cannot send to PostgreSQL");
+        return RF_ESTORAGE;
+    }
+    rc = sync_and_read(w, &prev, 1);
+    if (rc == RF_OK && pg_derived_set_previous(&w->derived, prev) != RF_OK) {
+        snprintf(w->err, sizeof(w->err), "out of memory for agent status");
+        rc = RF_ESTORAGE;
+    }
+    PQclear(prev);
+    return rc;
+}
+
+/* What the stored batches derive (pg_derived.h), then COMMIT. */
+static int commit_group(struct pg_writer *w, struct writer_job *const *arrival, size_t n,
+                        int64_t now)
+{
+    int rc = pg_derived_build(&w->derived, arrival, n, &w->dict_cache, now);
+    if (rc != RF_OK) {
+        snprintf(w->err, sizeof(w->err), "%s",
+                 rc == RF_ENOMEM ? "out of memory for the rollups"
+                                 : "rollups: a connection name missing from the dictionary");
+        return RF_ESTORAGE;
+    }
+    const char *params[PG_DERIVED_PARAMS];
+    pg_derived_params(&w->derived, params);
+    if ((w->derived.has_rows && !PQsendQueryPrepared(w->conn, stmt_name[P_DERIVED],
+                                                     PG_DERIVED_PARAMS, params, NULL, NULL, 0)) ||
+        send_simple(w, "COMMIT") != RF_OK) {
+        note_error(w, NULL, "cannot send to PostgreSQL");
+        return RF_ESTORAGE;
+    }
+    return sync_and_read(w, NULL, -1);
+}
+
 /* One attempt at the whole group: RF_OK (committed; jobs carry their own
- * results) or RF_ESTORAGE (nothing committed; w->err says why). */
-static int write_group(struct pg_writer *w, struct writer_job **jobs, size_t n, int64_t now)
+ * results) or RF_ESTORAGE (nothing committed; w->err says why). jobs[] is
+ * in (device, batch) order, arrival[] the same jobs in arrival order. */
+static int write_group(struct pg_writer *w, struct writer_job **jobs,
+                       struct writer_job *const *arrival, size_t n, int64_t now)
 {
     char err[sizeof(w->err)];
     if (!w->conn && connect_db(w, err, sizeof(err)) != RF_OK) {
@@ -774,26 +837,19 @@ static int write_group(struct pg_writer *w, struct writer_job **jobs, size_t n, 
     for (size_t i = 0; i < n; i++) {
         memset(&jobs[i]->res, 0, sizeof(jobs[i]->res));
         jobs[i]->created_device = false;
+        jobs[i]->device_row = 0;
     }
     if (!PQenterPipelineMode(w->conn)) {
         note_error(w, NULL, "cannot enter pipeline mode");
         return RF_ESTORAGE;
     }
     int rc = resolve_dict(w, jobs, n);
-    if (rc == RF_OK) {
-        if (send_simple(w, "BEGIN") != RF_OK)
-            rc = RF_ESTORAGE;
-        if (rc == RF_OK)
-            rc = sync_and_read(w, NULL, -1);
-    }
+    if (rc == RF_OK)
+        rc = begin_group(w, jobs, n);
     if (rc == RF_OK)
         rc = store_batches(w, jobs, n, now);
-    if (rc == RF_OK) {
-        if (send_simple(w, "COMMIT") != RF_OK)
-            rc = RF_ESTORAGE;
-        if (rc == RF_OK && (rc = sync_and_read(w, NULL, -1)) != RF_OK)
-            snprintf(w->err, sizeof(w->err), "PostgreSQL refused the commit");
-    }
+    if (rc == RF_OK && (rc = commit_group(w, arrival, n, now)) == RF_EINVAL)
+        log_error("PostgreSQL refused the group's commit: %s", w->err);
     if (rc == RF_OK && !PQexitPipelineMode(w->conn))
         rc = RF_ESTORAGE;
     if (rc != RF_OK) {
@@ -821,14 +877,14 @@ static void call_hook(struct pg_writer *w, struct writer_job *group, int64_t now
 static void process_group(struct pg_writer *w, struct writer_job *group)
 {
     int64_t t0 = time_mono_ns(), now = time_now_ms();
-    struct writer_job *jobs[GROUP_BATCHES_MAX];
+    struct writer_job *jobs[GROUP_BATCHES_MAX], *arrival[GROUP_BATCHES_MAX];
     size_t n = 0;
     for (struct writer_job *j = group; j && n < GROUP_BATCHES_MAX; j = j->next)
-        jobs[n++] = j;
+        arrival[n] = jobs[n] = j, n++;
     qsort(jobs, n, sizeof(*jobs), cmp_job);
     int rc = RF_ESTORAGE;
     for (int attempt = 0; attempt < GROUP_ATTEMPTS; attempt++) {
-        if ((rc = write_group(w, jobs, n, now)) == RF_OK || !w->retryable)
+        if ((rc = write_group(w, jobs, arrival, n, now)) == RF_OK || !w->retryable)
             break;
         log_warn("group of %zu batches rolled back (%s); retrying", n, w->err);
     }
@@ -870,42 +926,31 @@ static void process_group(struct pg_writer *w, struct writer_job *group)
 
 /* ---- housekeeping ---- */
 
-/* Deletes rows older than the retention window, RETENTION_STEP_ROWS per
- * statement (each its own transaction), yielding to queued batches after
- * the first step. Returns true when finished. */
+/* Deletes rows older than their retention (raw rows: retention_days;
+ * daily rollups: rollup_retention_days) RETENTION_STEP_ROWS per statement
+ * (each its own transaction), yielding to queued batches after the first
+ * step. Returns true when finished. */
 static bool retention_run(struct pg_writer *w)
 {
-    static const char *const deletes[] = {
-        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time / 60000 < $3"
-        " LIMIT $2)",
-        "DELETE FROM iface_metrics WHERE id IN (SELECT id FROM iface_metrics WHERE time < $1"
-        " LIMIT $2)",
-        "DELETE FROM pbk_entries WHERE id IN (SELECT id FROM pbk_entries WHERE time < $1"
-        " LIMIT $2)",
-        "DELETE FROM vpn_policies WHERE id IN (SELECT id FROM vpn_policies WHERE time < $1"
-        " LIMIT $2)",
-        "DELETE FROM batches WHERE ctid IN (SELECT ctid FROM batches WHERE received < $1"
-        " LIMIT $2)",
-    };
-    if (w->cfg.retention_days <= 0)
-        return true;
-    int64_t cutoff = time_now_ms() - (int64_t)w->cfg.retention_days * 86400000;
-    char p1[24], p2[24], p3[24];
-    snprintf(p1, sizeof(p1), "%" PRId64, cutoff);
-    snprintf(p2, sizeof(p2), "%d", RETENTION_STEP_ROWS);
-    snprintf(p3, sizeof(p3), "%" PRId64, cutoff / 60000);
-    const char *params[3] = {p1, p2, p3};
     bool finished = true, stepped = false;
+    int64_t now = time_now_ms();
     uint64_t total = 0;
-    for (size_t i = 0; i < sizeof(deletes) / sizeof(deletes[0]) && finished; i++) {
+    for (size_t i = 0; i < retention_n_steps && finished; i++) {
+        const struct retention_step *rs = &retention_steps[i];
+        int days = retention_days_of(rs, w->cfg.retention_days, w->cfg.rollup_retention_days);
+        if (days <= 0)
+            continue;
+        char p1[24], p2[24];
+        snprintf(p1, sizeof(p1), "%" PRId64, retention_cutoff(rs, now, days));
+        snprintf(p2, sizeof(p2), "%d", RETENTION_STEP_ROWS);
+        const char *params[2] = {p1, p2};
+        const Oid types[2] = {20, 20};
         for (;;) {
             if (stepped && writer_queue_has_work(&w->q)) {
                 finished = false;
                 break;
             }
-            /* $3 only appears in the events statement: declare all three */
-            const Oid types[3] = {20, 20, 20};
-            PGresult *r = PQexecParams(w->conn, deletes[i], 3, types, params, NULL, NULL, 0);
+            PGresult *r = PQexecParams(w->conn, rs->sql, 2, types, params, NULL, NULL, 0);
             if (PQresultStatus(r) != PGRES_COMMAND_OK) {
                 log_warn("retention step failed: %s", PQresultErrorMessage(r));
                 PQclear(r);
@@ -921,8 +966,9 @@ static bool retention_run(struct pg_writer *w)
     }
     if (total) {
         metrics_count_retention(total);
-        log_info("retention: deleted %llu rows older than %d days", (unsigned long long)total,
-                 w->cfg.retention_days);
+        log_info("retention: deleted %llu rows (raw rows older than %d days, rollups older"
+                 " than %d days; 0 = kept)",
+                 (unsigned long long)total, w->cfg.retention_days, w->cfg.rollup_retention_days);
     }
     return finished;
 }
@@ -1004,6 +1050,7 @@ static void writer_free(struct pg_writer *w)
     for (int i = 0; i < C_COUNT; i++)
         buf_free(&w->col[i]);
     buf_free(&w->scratch);
+    pg_derived_free(&w->derived);
     writer_queue_destroy(&w->q);
     free(w->url);
     free(w);
@@ -1024,6 +1071,7 @@ int pg_writer_start(const struct writer_config *cfg, struct auth *auth, struct p
     for (int i = 0; i < C_COUNT; i++)
         buf_init(&w->col[i]);
     buf_init(&w->scratch);
+    pg_derived_init(&w->derived);
     if (!(w->url = strdup(cfg->db_path)))
         goto fail;
     /* The first connection must work: a wrong URL or password is a

@@ -30,13 +30,16 @@
 #include <stdint.h>
 
 #include "rasfleet/arena.h"
+#include "readstore.h"
 
 #define ROLLUP_DAY_MS 86400000LL
 
 /* Day number of a time in ms (UTC); 0 for times before 1970. */
 int64_t rollup_day(int64_t ms);
 
-/* ---- writing: one batch (one device) folded into rows ---- */
+/* ---- writing: a batch (SQLite writer) or a whole group of batches of
+ * several devices (PostgreSQL writer) folded into rows; the fold knows no
+ * database, only rollup_batch_write() is SQLite's ---- */
 
 struct rollup_attempts_row {
     int64_t day;
@@ -45,6 +48,7 @@ struct rollup_attempts_row {
 
 struct rollup_failure_cell {
     int64_t day;
+    int64_t device;     /* devices.id */
     int64_t connection; /* dict id */
     int32_t code;
     uint64_t failures;
@@ -63,8 +67,8 @@ void rollup_batch_free(struct rollup_batch *rb);
 void rollup_batch_reset(struct rollup_batch *rb);
 /* Counts one stored event; events other than 20225 and 20227 are ignored.
  * RF_OK or RF_ENOMEM. */
-int rollup_batch_add(struct rollup_batch *rb, int64_t time_ms, int event_id, int64_t connection,
-                     bool has_code, int64_t code);
+int rollup_batch_add(struct rollup_batch *rb, int64_t device, int64_t time_ms, int event_id,
+                     int64_t connection, bool has_code, int64_t code);
 /* Sorts both row lists by key and merges equal keys: afterwards each key
  * appears once, in primary-key order (the order to upsert them in). */
 void rollup_batch_finish(struct rollup_batch *rb);
@@ -79,14 +83,13 @@ void rollup_batch_finish(struct rollup_batch *rb);
     " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(day, device, connection, code)"                       \
     " DO UPDATE SET failures = failures + excluded.failures"
 
-/* Finishes rb and upserts its rows for the device (database id) with
- * statements prepared from the two SQL texts above, inside the caller's
- * transaction. Returns SQLITE_OK or the SQLite code of the step that
- * failed. */
-int rollup_batch_write(struct rollup_batch *rb, int64_t device, sqlite3_stmt *attempts,
-                       sqlite3_stmt *failures);
+/* Finishes rb and upserts its rows with statements prepared from the two
+ * SQL texts above, inside the caller's transaction. Returns SQLITE_OK or
+ * the SQLite code of the step that failed. */
+int rollup_batch_write(struct rollup_batch *rb, sqlite3_stmt *attempts, sqlite3_stmt *failures);
 
-/* ---- reading: a range of days [from_day, to_day] ---- */
+/* ---- reading: a range of days [from_day, to_day], inside the caller's
+ * snapshot (readstore_begin) on either backend ---- */
 
 /* Failures of a device on a connection with a code over the range. */
 struct rollup_failure {
@@ -110,20 +113,20 @@ void rollup_failures_free(struct rollup_failures *out);
  * range; only failures with *code when code is not NULL. The caller owns
  * out (init before, free after, also on failure). RF_OK, RF_ESTORAGE or
  * RF_ENOMEM. */
-int rollup_read_failures(sqlite3 *db, int64_t from_day, int64_t to_day, const int32_t *code,
-                         struct rollup_failures *out);
+int rollup_read_failures(struct readstore *rs, int64_t from_day, int64_t to_day,
+                         const int32_t *code, struct rollup_failures *out);
 
 /* Calls fn once per day of the range that had attempts. fn returns RF_OK to
  * go on; any other value stops the read and is returned. Otherwise RF_OK or
  * RF_ESTORAGE. */
 typedef int (*rollup_attempts_fn)(void *arg, int64_t day, uint64_t attempts);
-int rollup_read_attempts(sqlite3 *db, int64_t from_day, int64_t to_day, rollup_attempts_fn fn,
-                         void *arg);
+int rollup_read_attempts(struct readstore *rs, int64_t from_day, int64_t to_day,
+                         rollup_attempts_fn fn, void *arg);
 
 /* Calls fn once per day and code with failures in the range (all devices
  * and connections), as rollup_read_attempts() calls its fn. */
 typedef int (*rollup_daily_fn)(void *arg, int64_t day, int32_t code, uint64_t failures);
-int rollup_read_daily_failures(sqlite3 *db, int64_t from_day, int64_t to_day, rollup_daily_fn fn,
-                               void *arg);
+int rollup_read_daily_failures(struct readstore *rs, int64_t from_day, int64_t to_day,
+                               rollup_daily_fn fn, void *arg);
 
 #endif

@@ -25,6 +25,7 @@
 #include "metrics.h"
 #include "pg_writer.h"
 #include "rasfleet/result.h"
+#include "retention.h"
 #include "rollup.h"
 #include "store.h"
 #include "strmap.h"
@@ -97,19 +98,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_STATUS_SELECT] = "SELECT dropped_batches_total, coalesce(dropped_records_total, 0),"
                          " coalesce(rejected_batches_total, 0) FROM agent_status WHERE device = ?",
     [ST_STATUS_UPSERT] =
-        "INSERT INTO agent_status(device, time, received, agent_version, spool_bytes,"
-        " spool_batches, spool_limit_bytes, dropped_batches_total, dropped_records_total,"
-        " rejected_batches_total, last_success, last_error, last_error_time, source_errors,"
-        " last_drop, reports) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,1)"
-        " ON CONFLICT(device) DO UPDATE SET time = excluded.time, received = excluded.received,"
-        " agent_version = excluded.agent_version, spool_bytes = excluded.spool_bytes,"
-        " spool_batches = excluded.spool_batches, spool_limit_bytes = excluded.spool_limit_bytes,"
-        " dropped_batches_total = excluded.dropped_batches_total,"
-        " dropped_records_total = excluded.dropped_records_total,"
-        " rejected_batches_total = excluded.rejected_batches_total,"
-        " last_success = excluded.last_success, last_error = excluded.last_error,"
-        " last_error_time = excluded.last_error_time, source_errors = excluded.source_errors,"
-        " last_drop = coalesce(excluded.last_drop, agent_status.last_drop),"
+        AGENTLOSS_STATUS_INSERT_SQL
+        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,1)"
+        AGENTLOSS_STATUS_REPLACE_SQL
         " reports = agent_status.reports + 1",
     [ST_LOSS_INSERT] = "INSERT INTO agent_losses(device, time, received, dropped_batches,"
                        " dropped_records, rejected_batches) VALUES(?,?,?,?,?,?)",
@@ -300,7 +291,7 @@ static int insert_event(struct writer *w, int64_t dev, int64_t now, const struct
     if (rc != SQLITE_DONE)
         return rc;
     *inserted = sqlite3_changes(w->db) > 0;
-    if (*inserted && rollup_batch_add(&w->rollup, r->time_ms, e->event_id, conn,
+    if (*inserted && rollup_batch_add(&w->rollup, dev, r->time_ms, e->event_id, conn,
                                       e->has_error_code, e->error_code) != RF_OK)
         return SQLITE_NOMEM;
     return SQLITE_OK;
@@ -516,7 +507,7 @@ static int store_batch(struct writer *w, struct writer_job *job, int64_t now,
         per_kind[r->kind] += inserted;
     }
     /* the batch's new outcome events, folded by insert_event() */
-    return rollup_batch_write(&w->rollup, dev, w->st[ST_ROLLUP_ATTEMPTS],
+    return rollup_batch_write(&w->rollup, w->st[ST_ROLLUP_ATTEMPTS],
                               w->st[ST_ROLLUP_FAILURES]);
 }
 
@@ -623,39 +614,6 @@ static int exec_simple(sqlite3 *db, const char *sql)
     return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
-/* What retention deletes: each statement takes ?1 = the cutoff in its own
- * unit (unit_ms: ms, minutes or days since the epoch) and ?2 = the step. */
-static const struct retention_step {
-    const char *sql;
-    int64_t unit_ms;
-    bool rollup; /* rollup_retention_days, else retention_days */
-} retention_steps[] = {
-    /* the minute matches the events_minute expression index */
-    {"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time / 60000 < ?1 LIMIT ?2)",
-     60000, false},
-    {"DELETE FROM iface_metrics WHERE id IN"
-     " (SELECT id FROM iface_metrics WHERE time < ?1 LIMIT ?2)",
-     1, false},
-    {"DELETE FROM pbk_entries WHERE id IN (SELECT id FROM pbk_entries WHERE time < ?1 LIMIT ?2)",
-     1, false},
-    {"DELETE FROM vpn_policies WHERE id IN"
-     " (SELECT id FROM vpn_policies WHERE time < ?1 LIMIT ?2)",
-     1, false},
-    {"DELETE FROM agent_losses WHERE id IN"
-     " (SELECT id FROM agent_losses WHERE time < ?1 LIMIT ?2)",
-     1, false},
-    {"DELETE FROM batches WHERE (device, uid) IN"
-     " (SELECT device, uid FROM batches WHERE received < ?1 LIMIT ?2)",
-     1, false},
-    /* rollups: the oldest days, along the primary key */
-    {"DELETE FROM rollup_failures WHERE (day, device, connection, code) IN"
-     " (SELECT day, device, connection, code FROM rollup_failures WHERE day < ?1 LIMIT ?2)",
-     ROLLUP_DAY_MS, true},
-    {"DELETE FROM rollup_attempts WHERE day IN"
-     " (SELECT day FROM rollup_attempts WHERE day < ?1 LIMIT ?2)",
-     ROLLUP_DAY_MS, true},
-};
-
 /* Deletes rows older than their retention (raw rows: retention_days;
  * daily rollups: rollup_retention_days, whole days before the cutoff's) in
  * steps of a few thousand rows, each its own transaction, yielding whenever
@@ -669,16 +627,15 @@ static bool retention_run(struct writer *w)
     int64_t now = time_now_ms();
     uint64_t total = 0;
     bool stepped = false;
-    for (size_t i = 0; i < sizeof(retention_steps) / sizeof(retention_steps[0]) && finished;
-         i++) {
+    for (size_t i = 0; i < retention_n_steps && finished; i++) {
         const struct retention_step *rs = &retention_steps[i];
-        int days = rs->rollup ? w->cfg.rollup_retention_days : w->cfg.retention_days;
+        int days = retention_days_of(rs, w->cfg.retention_days, w->cfg.rollup_retention_days);
         sqlite3_stmt *st = NULL;
         if (days <= 0)
             continue;
         if (sqlite3_prepare_v2(w->db, rs->sql, -1, &st, NULL) != SQLITE_OK)
             continue;
-        int64_t cutoff = (now - (int64_t)days * 86400000) / rs->unit_ms;
+        int64_t cutoff = retention_cutoff(rs, now, days);
         for (;;) {
             if (stepped && writer_queue_has_work(&w->q)) {
                 finished = false; /* ingest first; the rest waits for the next idle moment */

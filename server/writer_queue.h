@@ -42,6 +42,7 @@ struct writer_job {
     int64_t queued_ns;   /* when it entered the queue (monotonic) */
     bool created_device; /* PostgreSQL writer: this batch inserted its device */
     bool unsent;         /* PostgreSQL writer: could not be encoded, failed unsent */
+    int64_t device_row;  /* PostgreSQL writer: devices.id once the batch is stored */
 };
 
 struct writer_queue {

@@ -1,8 +1,9 @@
 """Ingest into PostgreSQL over real HTTP: every case of test_ingest.py run
 against a collector with --db postgresql://... (a throwaway cluster started
 for this run), plus what only PostgreSQL needs checking: dedupe seen in
-SQL, rows identical to what SQLite stores for the same batch, the read
-endpoints refusing with 501 instead of answering from a partial aggregate,
+SQL, rows identical to what SQLite stores for the same batch (agent_status,
+agent_losses and daily rollups too), the hot-window read endpoints refusing
+with 501 instead of answering from a partial aggregate,
 and a password that never reaches the log. test_auth runs unchanged: the
 token command and the collector keep tokens in PostgreSQL too."""
 import json
@@ -143,15 +144,15 @@ class PgIngestTest(test_ingest.IngestTest):
                          [(1,)])
 
     def test_read_endpoints_say_not_implemented(self):
+        """The endpoints answered from the hot aggregate (not the fleet's on
+        PostgreSQL yet) say so; the SQL-backed ones answer (test_pg_reads.py)."""
         for path in ("/api/v1/overview", "/api/v1/errors", "/api/v1/trend", "/api/v1/devices",
-                     "/api/v1/devices/some-device", "/api/v1/remediation/R001"):
+                     "/api/v1/remediation/R001"):
             s, b = self.c.get_json(path)
             self.assertEqual((s, b["error"]), (501, "not_implemented"), path)
             self.assertIn("not implemented", b["message"])
-        s, _, data = self.c.request("PUT", "/api/v1/settings/ipsec-baseline",
-                                    b'{"server_custom":false}',
-                                    {"Authorization": "Bearer " + h.ADMIN_TOKEN})
-        self.assertEqual(s, 501, data)
+        s, b = self.c.get_json("/api/v1/devices/some-device")
+        self.assertEqual((s, b["error"]), (404, "not_found"))
         # what does not depend on stored data still answers
         s, b = self.c.get_json("/api/v1/catalog")
         self.assertEqual(s, 200)
@@ -162,17 +163,174 @@ class PgIngestTest(test_ingest.IngestTest):
         s, b = self.c.get_json("/api/v1/findings")
         self.assertIn((s, b.get("error")), ((200, None), (503, "findings_pending")), b)
 
-    def test_agent_status_refused_as_unknown_kind(self):
-        """agent_status is not stored on PostgreSQL yet: refused as an unknown kind
-        (which the agent treats like a collector older than the kind), nothing
-        stored, telemetry unaffected."""
-        s, _, b = self.c.post_batch(h.make_status_batch(device_id="pg-status", dropped=2))
-        self.assertEqual((s, b["error"]), (400, "unknown_kind"), b)
-        self.assertIn("PostgreSQL", b["message"])
-        self.assertEqual(b["detail"], {"record": 0, "field": "kind"})
-        self.assertEqual(self.c.sql("SELECT count(*) FROM devices WHERE uid = 'pg-status'")[0][0], 0)
-        s, _, b = self.c.post_batch(h.make_batch(device_id="pg-status"))
-        self.assertEqual(s, 200, b)
+    # ---- agent_status and daily rollups (pg_derived.c): SQLite's definitions ----
+    STATUS_SQL = ("SELECT s.time, s.agent_version, s.spool_bytes, s.spool_batches,"
+                  " s.spool_limit_bytes, s.dropped_batches_total, s.dropped_records_total,"
+                  " s.rejected_batches_total, s.last_success, s.last_error, s.last_error_time,"
+                  " s.source_errors, s.last_drop, s.reports FROM agent_status s JOIN devices d"
+                  " ON d.id = s.device WHERE d.uid = ?")
+    LOSSES_SQL = ("SELECT l.time, l.dropped_batches, l.dropped_records, l.rejected_batches"
+                  " FROM agent_losses l JOIN devices d ON d.id = l.device WHERE d.uid = ?"
+                  " ORDER BY l.id")
+
+    @staticmethod
+    def status_batches(dev):
+        """Reports of one device: a first one, losses, a repeated batch, a
+        counter reset, two reports and events in one batch, a report without
+        the optional counters."""
+        t = lambda m: "2026-11-20T08:%02d:00Z" % m
+        first = h.make_status_batch(device_id=dev, time_str=t(1), dropped=1, rejected=0)
+        lossy = h.make_status_batch(device_id=dev, time_str=t(2), dropped=3, dropped_records=41,
+                                    rejected=2, last_error="HTTP 503", source_errors=1)
+        reset = h.make_status_batch(device_id=dev, time_str=t(3), dropped=1, rejected=0)
+        two = h.make_batch(device_id=dev, n_events=2, start_record=500)
+        for m, dropped in ((4, 2), (5, 2)):
+            two["records"] += h.make_status_batch(time_str=t(m), dropped=dropped,
+                                                  rejected=4)["records"]
+        bare = h.make_status_batch(device_id=dev, time_str=t(6), dropped=2)
+        st = bare["records"][0]
+        for k in ("dropped_records_total", "rejected_batches_total", "spool_limit_bytes",
+                  "agent_version"):
+            del st[k]
+        return [first, lossy, lossy, reset, two, bare]
+
+    def test_agent_status_stored_as_on_sqlite(self):
+        dev = "pg-status-" + uuid.uuid4().hex
+        batches = self.status_batches(dev)
+        answers = []
+        with h.Collector() as lite:
+            for b in batches:
+                s, _, body = lite.post_batch(b)
+                self.assertEqual(s, 200, body)
+                answers.append(body["duplicate"])
+            want = [lite.sql(self.STATUS_SQL, (dev,)), lite.sql(self.LOSSES_SQL, (dev,))]
+        got_answers, reports = [], []
+        for b in batches:
+            s, _, body = self.c.post_batch(b)
+            self.assertEqual(s, 200, body)
+            got_answers.append(body["duplicate"])
+            reports.append(h.agent_reports(self.c, dev))
+        self.assertEqual(got_answers, answers)
+        self.assertEqual(got_answers, [False, False, True, False, False, False])
+        # the repeated batch counted nothing
+        self.assertEqual(reports, [1, 2, 2, 3, 5, 6])
+        got = [self.c.sql(self.STATUS_SQL, (dev,)), self.c.sql(self.LOSSES_SQL, (dev,))]
+        self.assertEqual(got, want)
+        # and the losses are what the reports say (agentloss.h): first report
+        # 1 batch / 10 records; then +2/+31 and 2 refused; a reset counts its
+        # totals; 2 dropped and 4 refused; the last report adds 0 dropped
+        # (2 -> 2) but its absent counters reset to 0 (nothing to add)
+        losses = [r[1:] for r in got[1]]
+        self.assertEqual(losses, [(1, 10, 0), (2, 31, 2), (1, 10, 0), (1, 10, 4)])
+        status = got[0][0]
+        self.assertEqual(status[-1], 6)                       # reports
+        self.assertEqual(status[-2], h.ms("2026-11-20T08:04:00Z"))  # last_drop
+        self.assertIsNone(status[6])                          # dropped_records_total absent
+        # the hot aggregate on this collector was fed the same reports
+        self.assertEqual(self.c.sql("SELECT count(*) FROM agent_losses l JOIN devices d"
+                                    " ON d.id = l.device WHERE d.uid = ?", (dev,)), [(4,)])
+
+    def test_rollups_agree_with_raw_rows(self):
+        """A fleet over 400 days (test_rollups.py's), resent events and a
+        repeated batch, posted concurrently so that groups hold several
+        batches, and batches the database refuses inside those groups: the
+        rollup tables equal SQL over the raw rows, and equal SQLite's."""
+        import concurrent.futures
+        import test_rollups
+        db = h.postgres_cluster().create_database()
+        now = int(time.time() * 1000)
+        batches = test_rollups.fleet_batches(now)
+        refused = []
+        for i, b in enumerate(batches[5::17]):
+            r = json.loads(json.dumps(b))
+            r["batch_id"] = "refuse-%d" % i
+            for k, rec in enumerate(r["records"]):
+                if rec["kind"] == "ras_event":
+                    rec["record_id"] = 900000 + i * 1000 + k
+            refused.append(r)
+        by_device = {}
+        for b in batches + refused:
+            by_device.setdefault(b["agent"]["device_id"], []).append(b)
+
+        def post_device(c, items):
+            return [c.post_batch(b)[0] for b in items]
+
+        attempts_sql = "SELECT day, attempts FROM rollup_attempts ORDER BY day"
+        failures_sql = ("SELECT r.day, d.uid, c.s, r.code, r.failures FROM rollup_failures r"
+                        " JOIN devices d ON d.id = r.device JOIN dict c ON c.id = r.connection"
+                        " ORDER BY 1, 2, 3, 4")
+        day = "(CASE WHEN e.time < 0 THEN 0 ELSE e.time END) / 86400000"
+        # SQLite stored the batches PostgreSQL refused (record ids from 900000)
+        raw_attempts = ("SELECT %s, count(*) FROM events e WHERE e.event_id IN (20225, 20227)"
+                        " AND e.record_id < 900000 GROUP BY 1 ORDER BY 1" % day)
+        raw_failures = ("SELECT %s, d.uid, c.s, coalesce(e.error_code, 0), count(*) FROM events e"
+                        " JOIN devices d ON d.id = e.device JOIN dict c ON c.id = e.connection"
+                        " WHERE e.event_id = 20227 AND e.record_id < 900000"
+                        " GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4" % day)
+        with h.Collector(pg=db, extra_args=["--retention-days", "3650"]) as pg, \
+                h.Collector(extra_args=["--retention-days", "3650"]) as lite:
+            db.sql("CREATE FUNCTION refuse_batch() RETURNS trigger LANGUAGE plpgsql AS"
+                   " $$BEGIN IF NEW.uid LIKE 'refuse-%' THEN RAISE EXCEPTION 'refused for the test'"
+                   " USING ERRCODE = 'check_violation'; END IF; RETURN NEW; END$$;"
+                   " CREATE TRIGGER refuse_batch BEFORE INSERT ON batches FOR EACH ROW"
+                   " EXECUTE FUNCTION refuse_batch()")
+            statuses = []
+            # devices in parallel, each device's batches in order
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                for c in (pg, lite):
+                    statuses.append(sorted(sum(pool.map(lambda items: post_device(c, items),
+                                                        by_device.values()), [])))
+            self.assertEqual(statuses[0].count(500), len(refused), statuses[0])
+            self.assertEqual(set(statuses[0]), {200, 500})  # refused by the database
+            self.assertEqual(set(statuses[1]), {200})  # SQLite has no trigger
+            got = [pg.sql(attempts_sql), pg.sql(failures_sql)]
+            self.assertEqual(got, [pg.sql(raw_attempts), pg.sql(raw_failures)])
+            self.assertGreater(len(got[0]), 300)
+            self.assertEqual(pg.sql("SELECT count(*) FROM batches WHERE uid LIKE 'refuse-%'"),
+                             [(0,)])
+            self.assertEqual(got, [lite.sql(raw_attempts), lite.sql(raw_failures)])
+            # SQLite's rollup tables hold the refused batches' events too
+            self.assertGreater(sum(n for _, n in lite.sql(attempts_sql)),
+                               sum(n for _, n in got[0]))
+
+    def test_retention_of_rollups_and_losses(self):
+        """--retention-days ages raw rows and agent_losses out, and
+        --rollup-retention-days the daily rollups, as on SQLite."""
+        import test_rollups
+        db = h.postgres_cluster().create_database()
+        now = int(time.time() * 1000)
+        day = 86400000
+        batches = test_rollups.fleet_batches(now)[:40]
+        dev = batches[0]["agent"]["device_id"]
+        for days_ago, dropped in ((200, 1), (50, 2), (1, 3)):
+            t = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime((now - days_ago * day) / 1000))
+            batches.append(h.make_status_batch(device_id=dev, dropped=dropped, time_str=t))
+        with h.Collector(pg=db, extra_args=["--retention-days", "3650"]) as c:
+            for b in batches:
+                self.assertEqual(c.post_batch(b)[0], 200)
+            days = [r[0] for r in db.sql("SELECT day FROM rollup_attempts ORDER BY day")]
+            self.assertLess(days[0], now // day - 150)  # something to age out
+            self.assertEqual(db.sql("SELECT count(*) FROM agent_losses"), [(3,)])
+        with h.Collector(pg=db, extra_args=["--retention-days", "30",
+                                            "--rollup-retention-days", "150"]) as c:
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                if db.sql("SELECT count(*) FROM agent_losses") == [(1,)] and \
+                        db.sql("SELECT min(day) FROM rollup_attempts")[0][0] >= now // day - 150:
+                    break
+                time.sleep(0.3)
+            cut = now - 30 * day
+            self.assertEqual(db.sql("SELECT count(*) FROM events WHERE time < ?", (cut - 60000,)),
+                             [(0,)])
+            self.assertEqual(db.sql("SELECT count(*) FROM agent_losses"), [(1,)])
+            self.assertGreaterEqual(db.sql("SELECT min(day) FROM rollup_attempts")[0][0],
+                                    now // day - 150)
+            self.assertGreaterEqual(db.sql("SELECT min(day) FROM rollup_failures")[0][0],
+                                    now // day - 150)
+            # the rollups keep what the raw rows no longer have
+            self.assertLess(db.sql("SELECT min(day) FROM rollup_attempts")[0][0],
+                            now // day - 30)
+            self.assertIn("retention: deleted", c.read_log())
 
     def test_health_metrics_and_log(self):
         s, _, data = self.c.request("GET", "/healthz")

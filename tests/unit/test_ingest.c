@@ -386,40 +386,6 @@ static void test_agent_status_invalid_utf8(void **state)
     free(bad);
 }
 
-/* A backend that cannot store agent_status (PostgreSQL, for now) refuses a
- * batch holding one as an unknown kind, naming the record; other batches
- * pass, and without the flag the same batch passes. */
-static void test_agent_status_refused_by_backend(void **state)
-{
-    (void)state;
-    static const char body[] =
-        "{\"batch_id\":\"b\",\"agent\":{\"device_id\":\"d\"},\"records\":["
-        "{\"kind\":\"ras_event\",\"time\":\"2026-11-20T08:05:00Z\",\"event_id\":20225,"
-        "\"record_id\":1,\"level\":\"information\",\"user\":\"u\",\"connection\":\"c\"},"
-        "{\"kind\":\"agent_status\",\"time\":\"2026-11-20T08:05:00Z\",\"spool_bytes\":0,"
-        "\"spool_batches\":0,\"dropped_batches_total\":1}]}";
-    struct ingest_request req = {0};
-    struct ingest_limits lim = LIM;
-    struct rf_batch out;
-    size_t bytes;
-    struct ingest_refusal ref;
-    assert_int_equal(decode(&lim, &req, body, strlen(body), &out, &bytes, &ref), RF_OK);
-    rf_batch_free(&out);
-    lim.refuse_agent_status = true;
-    assert_refused(&lim, &req, body, strlen(body), RF_EFORMAT, 400, REJECT_UNKNOWN_KIND, 1,
-                   "kind");
-    assert_int_equal(decode(&lim, &req, body, strlen(body), &out, &bytes, &ref), RF_EFORMAT);
-    assert_non_null(strstr(ref.message, "PostgreSQL"));
-    rf_batch_free(&out);
-    static const char events_only[] =
-        "{\"batch_id\":\"b\",\"agent\":{\"device_id\":\"d\"},\"records\":["
-        "{\"kind\":\"ras_event\",\"time\":\"2026-11-20T08:05:00Z\",\"event_id\":20225,"
-        "\"record_id\":1,\"level\":\"information\",\"user\":\"u\",\"connection\":\"c\"}]}";
-    assert_int_equal(decode(&lim, &req, events_only, strlen(events_only), &out, &bytes, &ref),
-                     RF_OK);
-    rf_batch_free(&out);
-}
-
 static void test_body_too_large(void **state)
 {
     (void)state;
@@ -656,7 +622,6 @@ int main(void)
         cmocka_unit_test(test_gzip_garbage),
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_agent_status_invalid_utf8),
-        cmocka_unit_test(test_agent_status_refused_by_backend),
         cmocka_unit_test(test_body_too_large),
         cmocka_unit_test(test_schema_errors),
         cmocka_unit_test(test_too_many_records),

@@ -62,14 +62,14 @@ static void test_batch_folds_outcomes_only(void **state)
     /* day 20413: two 809 and one code-less failure on connection 7, one 809
      * on connection 8, a success; 20412: one 691 (added last, out of order);
      * progress and termination events count nothing */
-    assert_int_equal(rollup_batch_add(&rb, MIDNIGHT + 5, 20227, 7, true, 809), RF_OK);
-    assert_int_equal(rollup_batch_add(&rb, MIDNIGHT + 6, 20227, 8, true, 809), RF_OK);
-    assert_int_equal(rollup_batch_add(&rb, MIDNIGHT + 7, 20227, 7, true, 809), RF_OK);
-    assert_int_equal(rollup_batch_add(&rb, MIDNIGHT + 8, 20227, 7, false, 0), RF_OK);
-    assert_int_equal(rollup_batch_add(&rb, MIDNIGHT + 9, 20225, 7, false, 0), RF_OK);
-    assert_int_equal(rollup_batch_add(&rb, MIDNIGHT + 9, 20221, 7, false, 0), RF_OK);
-    assert_int_equal(rollup_batch_add(&rb, MIDNIGHT + 9, 20226, 7, true, 833), RF_OK);
-    assert_int_equal(rollup_batch_add(&rb, MIDNIGHT - 1, 20227, 7, true, 691), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 3, MIDNIGHT + 5, 20227, 7, true, 809), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 3, MIDNIGHT + 6, 20227, 8, true, 809), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 3, MIDNIGHT + 7, 20227, 7, true, 809), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 3, MIDNIGHT + 8, 20227, 7, false, 0), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 3, MIDNIGHT + 9, 20225, 7, false, 0), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 3, MIDNIGHT + 9, 20221, 7, false, 0), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 3, MIDNIGHT + 9, 20226, 7, true, 833), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 3, MIDNIGHT - 1, 20227, 7, true, 691), RF_OK);
     rollup_batch_finish(&rb);
     assert_int_equal(rb.n_days, 2);
     assert_int_equal(rb.days[0].day, 20412);
@@ -78,7 +78,7 @@ static void test_batch_folds_outcomes_only(void **state)
     assert_int_equal(rb.days[1].attempts, 5);
     /* primary-key order: day, connection, code */
     static const struct rollup_failure_cell want[] = {
-        {20412, 7, 691, 1}, {20413, 7, 0, 1}, {20413, 7, 809, 2}, {20413, 8, 809, 1}};
+        {20412, 3, 7, 691, 1}, {20413, 3, 7, 0, 1}, {20413, 3, 7, 809, 2}, {20413, 3, 8, 809, 1}};
     assert_int_equal(rb.n_cells, 4);
     for (size_t i = 0; i < 4; i++) {
         assert_int_equal(rb.cells[i].day, want[i].day);
@@ -91,10 +91,34 @@ static void test_batch_folds_outcomes_only(void **state)
     rollup_batch_finish(&rb);
     assert_int_equal(rb.n_days, 0);
     assert_int_equal(rb.n_cells, 0);
-    assert_int_equal(rollup_batch_add(&rb, MIDNIGHT, 20227, 1, true, -2146762495), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 3, MIDNIGHT, 20227, 1, true, -2146762495), RF_OK);
     rollup_batch_finish(&rb);
     assert_int_equal(rb.n_cells, 1);
     assert_int_equal(rb.cells[0].code, -2146762495);
+    rollup_batch_free(&rb);
+}
+
+/* A group of batches of several devices (the PostgreSQL writer folds a
+ * whole group): cells of different devices never merge, equal keys of the
+ * same device from different batches do, and the order is the primary
+ * key's (day, device, connection, code). */
+static void test_group_folds_per_device(void **state)
+{
+    (void)state;
+    struct rollup_batch rb;
+    rollup_batch_init(&rb);
+    assert_int_equal(rollup_batch_add(&rb, 9, MIDNIGHT + 1, 20227, 7, true, 809), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 2, MIDNIGHT + 2, 20227, 7, true, 809), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 9, MIDNIGHT + 3, 20227, 7, true, 809), RF_OK);
+    assert_int_equal(rollup_batch_add(&rb, 2, MIDNIGHT + 4, 20225, 7, false, 0), RF_OK);
+    rollup_batch_finish(&rb);
+    assert_int_equal(rb.n_days, 1);
+    assert_int_equal(rb.days[0].attempts, 4);
+    assert_int_equal(rb.n_cells, 2);
+    assert_int_equal(rb.cells[0].device, 2);
+    assert_int_equal(rb.cells[0].failures, 1);
+    assert_int_equal(rb.cells[1].device, 9);
+    assert_int_equal(rb.cells[1].failures, 2);
     rollup_batch_free(&rb);
 }
 
@@ -106,7 +130,7 @@ static void test_batch_merges_scattered_keys(void **state)
     struct rollup_batch rb;
     rollup_batch_init(&rb);
     for (int i = 0; i < 6000; i++)
-        assert_int_equal(rollup_batch_add(&rb, MIDNIGHT + (int64_t)(i % 3) * DAY, 20227, i % 5,
+        assert_int_equal(rollup_batch_add(&rb, 3, MIDNIGHT + (int64_t)(i % 3) * DAY, 20227, i % 5,
                                           true, 800 + i % 7),
                          RF_OK);
     rollup_batch_finish(&rb);
@@ -482,17 +506,19 @@ static void test_mixed_batches_match_sql_and_read_back(void **state)
     /* the readers over days 20412..20414 */
     int64_t from = 20412, to = 20414;
     uint64_t att = 0, daily809 = 0;
-    assert_int_equal(rollup_read_attempts(f->db, from, to, sum_attempts, &att), RF_OK);
+    struct readstore *rs = NULL;
+    assert_int_equal(readstore_wrap_sqlite(f->db, &rs), RF_OK);
+    assert_int_equal(rollup_read_attempts(rs, from, to, sum_attempts, &att), RF_OK);
     assert_int_equal(att, q(f, "SELECT count(*) FROM events WHERE event_id IN (20225, 20227)"
                                " AND time >= 1763596800000 AND time < 1763856000000"));
-    assert_int_equal(rollup_read_daily_failures(f->db, from, to, sum_daily, &daily809), RF_OK);
+    assert_int_equal(rollup_read_daily_failures(rs, from, to, sum_daily, &daily809), RF_OK);
     assert_int_equal(daily809, q(f, "SELECT count(*) FROM events WHERE event_id = 20227 AND"
                                     " error_code = 809 AND time >= 1763596800000"
                                     " AND time < 1763856000000"));
-    assert_int_equal(rollup_read_attempts(f->db, from, to, stop_at_first, NULL), RF_EINVAL);
+    assert_int_equal(rollup_read_attempts(rs, from, to, stop_at_first, NULL), RF_EINVAL);
     struct rollup_failures rows;
     rollup_failures_init(&rows);
-    assert_int_equal(rollup_read_failures(f->db, from, to, NULL, &rows), RF_OK);
+    assert_int_equal(rollup_read_failures(rs, from, to, NULL, &rows), RF_OK);
     assert_int_equal(rows.n, q(f, "SELECT count(*) FROM (SELECT DISTINCT device, connection,"
                                   " coalesce(error_code, 0) FROM events WHERE event_id = 20227"
                                   " AND time >= 1763596800000 AND time < 1763856000000)"));
@@ -511,11 +537,12 @@ static void test_mixed_batches_match_sql_and_read_back(void **state)
     /* with a code: only that code's rows */
     int32_t code = -2146762495;
     rollup_failures_init(&rows);
-    assert_int_equal(rollup_read_failures(f->db, from, to, &code, &rows), RF_OK);
+    assert_int_equal(rollup_read_failures(rs, from, to, &code, &rows), RF_OK);
     assert_true(rows.n > 0);
     for (size_t i = 0; i < rows.n; i++)
         assert_int_equal(rows.rows[i].code, code);
     rollup_failures_free(&rows);
+    readstore_close(rs);
 }
 
 static void restart(struct fx *f)
@@ -604,6 +631,7 @@ int main(void)
         cmocka_unit_test(test_day_of_time),
         cmocka_unit_test(test_batch_folds_outcomes_only),
         cmocka_unit_test(test_batch_merges_scattered_keys),
+        cmocka_unit_test(test_group_folds_per_device),
         T(test_upsert_counts_each_event_once),
         T(test_upsert_splits_days_at_utc_midnight),
         T(test_refused_batch_leaves_no_rollup),
