@@ -161,7 +161,7 @@ class PgReadsTest(unittest.TestCase):
 
     def test_hot_windows_still_501(self):
         for path in ("/api/v1/overview", "/api/v1/overview?window=24h", "/api/v1/errors",
-                     "/api/v1/trend", "/api/v1/devices", "/api/v1/findings",
+                     "/api/v1/trend", "/api/v1/devices",
                      "/api/v1/remediation/R001"):
             s, body = self.pg.get_json(path)
             self.assertEqual((s, body["error"]), (501, "not_implemented"), path)
