@@ -128,6 +128,10 @@ static int parse_window(const struct http_api_request *req, const struct api *ap
         w->to_ms = ((int64_t)w->to_min + 1) * 60000;
         return RF_OK;
     }
+    if (api->reads_unavailable) { /* the rollups are SQL */
+        error_answer(res, 501, "not_implemented", api->reads_unavailable);
+        return RF_EINVAL;
+    }
     int64_t days = (ms + ROLLUP_DAY_MS - 1) / ROLLUP_DAY_MS;
     int max_days = api->rollup_retention_days > 0 ? api->rollup_retention_days
                                                   : API_MAX_WINDOW_DAYS;
@@ -1724,19 +1728,13 @@ static int baseline_endpoint(struct api *api, const struct http_api_request *req
 
 /* ---- dispatch ---- */
 
-/* Endpoints that need the fleet's data (or write the baseline to SQLite);
- * the catalogue and reading the active baseline do not. */
-static bool needs_fleet_data(const char *p, bool get)
+/* Endpoints that need SQL whatever their arguments: device detail and
+ * saving the baseline (windows past the hot horizon: parse_window). */
+static bool needs_sql(const char *p, bool get)
 {
-    static const char *const prefixes[] = {"/api/v1/overview", "/api/v1/errors",
-                                           "/api/v1/trend",    "/api/v1/devices",
-                                           "/api/v1/findings", "/api/v1/remediation/"};
     if (strcmp(p, "/api/v1/settings/ipsec-baseline") == 0)
         return !get;
-    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
-        if (strncmp(p, prefixes[i], strlen(prefixes[i])) == 0)
-            return true;
-    return false;
+    return strncmp(p, "/api/v1/devices/", 16) == 0 && p[16];
 }
 
 int api_handle(void *arg, const struct http_api_request *req, struct http_api_response *res)
@@ -1744,7 +1742,7 @@ int api_handle(void *arg, const struct http_api_request *req, struct http_api_re
     struct api *api = arg;
     const char *p = req->path;
     bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
-    if (api->reads_unavailable && needs_fleet_data(p, get))
+    if (api->reads_unavailable && needs_sql(p, get))
         return error_answer(res, 501, "not_implemented", api->reads_unavailable);
     if (strcmp(p, "/api/v1/settings/ipsec-baseline") == 0)
         return baseline_endpoint(api, req, res);

@@ -19,9 +19,10 @@ struct api {
     char db_path[1024];
     int rollup_retention_days; /* the longest daily window; 0 = rollups kept forever */
     struct writer *writer; /* for persisting the baseline; may be NULL */
-    /* Non-NULL: the endpoints that read the fleet (or write the baseline)
-     * cannot answer correctly on this backend yet and answer 501 with this
-     * message (PostgreSQL, until the read side lands; docs/storage.md). */
+    /* Non-NULL: what needs SQL (device detail, windows past the hot
+     * horizon, saving the baseline) cannot answer on this backend yet and
+     * answers 501 with this message (PostgreSQL, until its SQL reads land;
+     * docs/storage.md). The rest is answered from the hot aggregate. */
     const char *reads_unavailable;
 };
 

@@ -12,6 +12,7 @@
 #include "http.h"
 #include "log.h"
 #include "pg_store.h"
+#include "pg_tail.h"
 #include "pg_tokens.h"
 #include "rasfleet/result.h"
 #include "store.h"
@@ -48,6 +49,8 @@ static void usage(FILE *out)
             "                         keep N days of daily rollups, the longest window the\n"
             "                         API answers (default 400, 0 = forever)\n"
             "  --threads N            HTTP worker threads (default 2)\n"
+            "  --pg-refresh-ms N      PostgreSQL: apply other collectors' rows every N ms\n"
+            "                         (default 2000; docs/storage.md)\n"
             "  --max-db-bytes N       refuse writes (503) past this database size\n"
             "  --port-file FILE       write the bound port there once listening\n"
             "  --log-level LEVEL      debug, info, warn or error\n"
@@ -102,6 +105,7 @@ static int parse_flags(int argc, char **argv, struct cli *cli)
         {"tls-cert", required_argument, NULL, 'C'},
         {"tls-key", required_argument, NULL, 'K'},
         {"admin-token-file", required_argument, NULL, 'A'},
+        {"pg-refresh-ms", required_argument, NULL, 'P'},
         {"role", required_argument, NULL, 'R'},
         {"name", required_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
@@ -114,7 +118,8 @@ static int parse_flags(int argc, char **argv, struct cli *cli)
     } keys[] = {{'l', "listen"},         {'d', "db"},      {'w', "web_dir"},
                 {'r', "retention_days"}, {'t', "threads"}, {'m', "max_db_bytes"},
                 {'L', "log_level"},      {'C', "tls_cert"}, {'K', "tls_key"},
-                {'A', "admin_token_file"}, {'o', "rollup_retention_days"}};
+                {'A', "admin_token_file"}, {'o', "rollup_retention_days"},
+                {'P', "pg_refresh_ms"}};
     int c;
     char err[512];
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -184,6 +189,17 @@ static void on_commit(void *arg, const struct rf_batch *const *batches,
                       const uint8_t *const *inserted, size_t n, int64_t now_ms)
 {
     fleet_apply(arg, batches, inserted, n, now_ms);
+}
+
+/* The hot aggregate's freshness on PostgreSQL, in /metrics and /healthz. */
+static int tail_metrics(void *arg, struct buf *b)
+{
+    return pg_tail_metrics(arg, b);
+}
+
+static int tail_health(void *arg, struct buf *b)
+{
+    return pg_tail_health(arg, b);
 }
 
 /* The IPsec baseline: the one saved through the admin API wins over the
@@ -265,6 +281,7 @@ static int cmd_serve(struct cli *cli)
     struct auth *auth = NULL;
     struct writer *writer = NULL;
     struct http_server *http = NULL;
+    struct pg_tail *tail = NULL;
     struct fleet fleet;
     struct analyzer analyzer;
     struct api api = {0};
@@ -333,15 +350,22 @@ static int cmd_serve(struct cli *cli)
         goto out;
     }
     if (pg) {
-        /* The hot aggregate is fed by this collector's own commits only: it
-         * is not the fleet, so the read endpoints say so (501) until the
-         * read side on PostgreSQL lands (issue #7). */
+        /* The hot aggregate is the whole fleet's: rebuilt from every
+         * collector's rows, then fed by this one's commits (the hook) and
+         * the others' (the tail). What needs SQL answers 501 until the SQL
+         * reads on PostgreSQL land (issue #7). */
         api.reads_unavailable =
-            "this collector stores into PostgreSQL; the read API on PostgreSQL is not"
-            " implemented yet (see docs/storage.md)";
-        log_warn("PostgreSQL backend: ingest only; the read API answers 501 for now");
+            "this collector stores into PostgreSQL, where device detail, windows past the hot"
+            " horizon and saving the IPsec baseline are not implemented yet (see"
+            " docs/storage.md)";
+        struct pg_tail_config tc = {.url = cfg->db_path, .refresh_ms = (int)cfg->pg_refresh_ms};
         if (load_baseline(cfg, NULL, &fleet) != RF_OK)
             goto out;
+        if (pg_tail_start(&fleet, &tc, &tail, err, sizeof(err)) != RF_OK) {
+            fprintf(stderr, "rasfleet-collector: %s\n", err);
+            goto out;
+        }
+        writer_set_tx_hook(writer, pg_tail_own_tx, tail);
     } else if (store_open(cfg->db_path, STORE_READ_ONLY, &rodb, err, sizeof(err)) != RF_OK ||
                /* Rebuild before any batch can arrive (HTTP starts below). */
                load_baseline(cfg, rodb, &fleet) != RF_OK || fleet_rebuild(&fleet, rodb) != RF_OK) {
@@ -358,6 +382,11 @@ static int cmd_serve(struct cli *cli)
     snprintf(api.db_path, sizeof(api.db_path), "%s", cfg->db_path);
     api.rollup_retention_days = cfg->rollup_retention_days;
     struct http_services services = {.api = api_handle, .api_arg = &api, .fleet = &fleet};
+    if (tail) {
+        services.status_metrics = tail_metrics;
+        services.status_health = tail_health;
+        services.status_arg = tail;
+    }
     if (http_start(cfg, writer, auth, &services, &http, err, sizeof(err)) != RF_OK) {
         fprintf(stderr, "rasfleet-collector: %s\n", err);
         goto out;
@@ -387,6 +416,7 @@ out:
         http_stop(http);
     }
     sqlite3_close(rodb);
+    pg_tail_stop(tail); /* after the writer: no more own transactions */
     if (have_fleet) {
         analyzer_free(&analyzer);
         fleet_free(&fleet);

@@ -129,6 +129,8 @@ struct pg_writer {
     struct auth *auth; /* may be NULL */
     writer_commit_hook_fn hook;
     void *hook_arg;
+    writer_tx_hook_fn tx_hook; /* told each group transaction's id */
+    void *tx_hook_arg;
 
     pthread_t thread;
     struct writer_queue q;  /* its lock also guards the four below */
@@ -780,11 +782,26 @@ static int write_group(struct pg_writer *w, struct writer_job **jobs, size_t n, 
         return RF_ESTORAGE;
     }
     int rc = resolve_dict(w, jobs, n);
+    int64_t txid = 0;
     if (rc == RF_OK) {
-        if (send_simple(w, "BEGIN") != RF_OK)
+        /* the transaction's id, in the same round trip: the tail skips its
+         * rows (the commit hook applies them) */
+        PGresult *xid = NULL;
+        if (send_simple(w, "BEGIN") != RF_OK ||
+            (w->tx_hook && send_simple(w, "SELECT pg_current_xact_id()::text::bigint") != RF_OK))
             rc = RF_ESTORAGE;
         if (rc == RF_OK)
-            rc = sync_and_read(w, NULL, -1);
+            rc = sync_and_read(w, &xid, 1);
+        if (rc == RF_OK && w->tx_hook) {
+            txid = xid && PQntuples(xid) == 1 ? strtoll(PQgetvalue(xid, 0, 0), NULL, 10) : 0;
+            if (w->tx_hook(w->tx_hook_arg, txid, true) != RF_OK) {
+                snprintf(w->err, sizeof(w->err), "cannot note the transaction id");
+                w->retryable = false;
+                txid = 0;
+                rc = RF_ESTORAGE;
+            }
+        }
+        PQclear(xid);
     }
     if (rc == RF_OK)
         rc = store_batches(w, jobs, n, now);
@@ -798,6 +815,8 @@ static int write_group(struct pg_writer *w, struct writer_job **jobs, size_t n, 
         rc = RF_ESTORAGE;
     if (rc != RF_OK) {
         disconnect(w); /* rolls back; the next attempt reconnects */
+        if (txid)
+            w->tx_hook(w->tx_hook_arg, txid, false);
         return RF_ESTORAGE;
     }
     return RF_OK;
@@ -1053,6 +1072,12 @@ void pg_writer_set_commit_hook(struct pg_writer *w, writer_commit_hook_fn fn, vo
 {
     w->hook = fn;
     w->hook_arg = arg;
+}
+
+void pg_writer_set_tx_hook(struct pg_writer *w, writer_tx_hook_fn fn, void *arg)
+{
+    w->tx_hook = fn;
+    w->tx_hook_arg = arg;
 }
 
 int pg_writer_submit(struct pg_writer *w, struct rf_batch *batch, size_t bytes,

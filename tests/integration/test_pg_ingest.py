@@ -2,8 +2,8 @@
 against a collector with --db postgresql://... (a throwaway cluster started
 for this run), plus what only PostgreSQL needs checking: dedupe seen in
 SQL, rows identical to what SQLite stores for the same batch, the read
-endpoints refusing with 501 instead of answering from a partial aggregate,
-and a password that never reaches the log. test_auth runs unchanged: the
+endpoints that need SQL refusing with 501 (the others answer from the hot
+aggregate: test_pg_multinode.py), and a password that never reaches the log. test_auth runs unchanged: the
 token command and the collector keep tokens in PostgreSQL too."""
 import json
 import os
@@ -23,16 +23,6 @@ class PgIngestTest(test_ingest.IngestTest):
     def new_collector(cls):
         cls.pgdb = h.postgres_cluster().create_database()
         return h.Collector(pg=cls.pgdb)
-
-    # ---- cases of test_ingest.py that differ on PostgreSQL ----
-    def test_device_list_newest_first_and_paged(self):
-        """Not on PostgreSQL yet: the device list says so instead of listing
-        only what this collector saw since it started."""
-        s, _, _ = self.c.post_batch(h.make_batch())
-        self.assertEqual(s, 200)
-        s, b = self.c.get_json("/api/v1/devices?limit=1")
-        self.assertEqual((s, b["error"]), (501, "not_implemented"))
-        self.assertIn("PostgreSQL", b["message"])
 
     # ---- PostgreSQL only ----
     def events_counted(self):
@@ -142,13 +132,21 @@ class PgIngestTest(test_ingest.IngestTest):
         self.assertEqual(self.c.sql("SELECT count(*) FROM dict WHERE s = ?", (stored[0][0],)),
                          [(1,)])
 
-    def test_read_endpoints_say_not_implemented(self):
+    def test_sql_read_endpoints_say_not_implemented(self):
+        """What the hot aggregate answers works; what needs SQL (device
+        detail, windows past the hot horizon, saving the baseline) says 501."""
         for path in ("/api/v1/overview", "/api/v1/errors", "/api/v1/trend", "/api/v1/devices",
-                     "/api/v1/devices/some-device", "/api/v1/findings",
-                     "/api/v1/remediation/R001"):
+                     "/api/v1/findings", "/api/v1/remediation/agent-spool-drops/devices",
+                     "/api/v1/overview?window=30d"):
+            s, b = self.c.get_json(path)
+            self.assertEqual(s, 200, (path, b))
+        for path in ("/api/v1/devices/some-device", "/api/v1/overview?window=90d",
+                     "/api/v1/errors?window=400d", "/api/v1/trend?window=60d",
+                     "/api/v1/devices?window=32d"):
             s, b = self.c.get_json(path)
             self.assertEqual((s, b["error"]), (501, "not_implemented"), path)
             self.assertIn("not implemented", b["message"])
+            self.assertIn("PostgreSQL", b["message"])
         s, _, data = self.c.request("PUT", "/api/v1/settings/ipsec-baseline",
                                     b'{"server_custom":false}',
                                     {"Authorization": "Bearer " + h.ADMIN_TOKEN})
