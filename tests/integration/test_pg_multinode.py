@@ -16,9 +16,10 @@ started again. Then:
   everything (the rebuild).
 Bounded: DEVICES x BATCHES_PER_DEVICE batches from WORKERS threads.
 """
-import json
 import os
 import random
+import shutil
+import subprocess
 import threading
 import time
 import unittest
@@ -298,6 +299,17 @@ class PgMultiNodeTest(h.ReadApiChecks, unittest.TestCase):
                      "rasfleet_pg_tail_errors_total", "rasfleet_pg_tail_connected 1",
                      "rasfleet_pg_tail_last_refresh_timestamp_seconds"):
             self.assertIn("\n" + name, text)
+        promtool = shutil.which("promtool")
+        if promtool:
+            r = subprocess.run([promtool, "check", "metrics"], input=text.encode(),
+                               capture_output=True)
+            self.assertEqual(r.returncode, 0, (r.stdout + r.stderr).decode())
+        lag = [float(l.split()[-1]) for l in text.splitlines()
+               if l.startswith("rasfleet_pg_tail_lag_seconds ")][0]
+        self.assertLess(lag, 10)
+        hb = health(self.b)["hot_aggregate"]
+        self.assertTrue(hb["connected"])
+        self.assertIsNone(hb["last_error"])
 
     def test_2_batch_on_a_visible_on_b_within_the_promise(self):
         code = 4242 + random.randrange(1000)
