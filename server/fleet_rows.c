@@ -295,68 +295,82 @@ out:
 
 /* ---- events, agent status, losses ---- */
 
-int fleet_rows_events(struct fleet *f, struct fleet_rowmap *m, struct fleet_rows *r,
-                      int64_t now_ms)
+typedef int (*row_fn)(struct fleet *f, struct fleet_rowmap *m, struct fleet_rows *r, long di,
+                      uint32_t now_minute);
+
+/* Calls fn for each row whose device (column 0) is known. */
+static int each_device_row(struct fleet *f, struct fleet_rowmap *m, struct fleet_rows *r,
+                           uint32_t now_minute, row_fn fn)
 {
-    uint32_t now_minute = fleet_minute(now_ms);
-    int step;
-    while ((step = r->next(r->ctx)) == 1) {
+    int step = 0, rc = RF_OK;
+    while (rc == RF_OK && (step = r->next(r->ctx)) == 1) {
         long di = fleet_rowmap_get(m, r->i64(r->ctx, 0));
         if (di < 0)
             continue;
-        struct rf_record rec = {.kind = RF_KIND_RAS_EVENT, .time_ms = r->i64(r->ctx, 1)};
-        rec.u.ev.event_id = (int)r->i64(r->ctx, 2);
-        rec.u.ev.has_error_code = opt_i64(r, 3, &rec.u.ev.error_code);
-        rec.u.ev.connection = text_or(r, 4, "");
-        fleet_internal_event(f, di, &rec, now_minute);
-        m->applied++;
+        if ((rc = fn(f, m, r, di, now_minute)) == RF_OK)
+            m->applied++;
     }
-    return step == 0 ? RF_OK : RF_ESTORAGE;
+    return rc != RF_OK ? rc : step == 0 ? RF_OK : RF_ESTORAGE;
+}
+
+static int event_row(struct fleet *f, struct fleet_rowmap *m, struct fleet_rows *r, long di,
+                     uint32_t now_minute)
+{
+    (void)m;
+    struct rf_record rec = {.kind = RF_KIND_RAS_EVENT, .time_ms = r->i64(r->ctx, 1)};
+    rec.u.ev.event_id = (int)r->i64(r->ctx, 2);
+    rec.u.ev.has_error_code = opt_i64(r, 3, &rec.u.ev.error_code);
+    rec.u.ev.connection = text_or(r, 4, "");
+    fleet_internal_event(f, di, &rec, now_minute);
+    return RF_OK;
+}
+
+int fleet_rows_events(struct fleet *f, struct fleet_rowmap *m, struct fleet_rows *r,
+                      int64_t now_ms)
+{
+    return each_device_row(f, m, r, fleet_minute(now_ms), event_row);
+}
+
+static int status_row(struct fleet *f, struct fleet_rowmap *m, struct fleet_rows *r, long di,
+                      uint32_t now_minute)
+{
+    (void)now_minute;
+    struct fleet_agent *a = fleet_internal_agent(f, di);
+    if (!a)
+        return RF_ENOMEM;
+    struct rf_agent_status *s = &a->st;
+    memset(a, 0, sizeof(*a));
+    a->present = true;
+    a->time_ms = r->i64(r->ctx, 1);
+    s->spool_bytes = r->i64(r->ctx, 2);
+    s->spool_batches = r->i64(r->ctx, 3);
+    s->has_spool_limit = opt_i64(r, 4, &s->spool_limit_bytes);
+    s->dropped_batches_total = r->i64(r->ctx, 5);
+    s->has_dropped_records = opt_i64(r, 6, &s->dropped_records_total);
+    s->has_rejected_batches = opt_i64(r, 7, &s->rejected_batches_total);
+    s->has_last_success = opt_i64(r, 8, &s->last_success_ms);
+    s->has_last_error_time = opt_i64(r, 9, &s->last_error_ms);
+    s->has_source_errors = opt_i64(r, 10, &s->source_errors);
+    a->has_last_drop = opt_i64(r, 11, &a->last_drop_ms);
+    return mark(m, di);
 }
 
 int fleet_rows_agent_status(struct fleet *f, struct fleet_rowmap *m, struct fleet_rows *r)
 {
-    int step;
-    while ((step = r->next(r->ctx)) == 1) {
-        long di = fleet_rowmap_get(m, r->i64(r->ctx, 0));
-        if (di < 0)
-            continue;
-        struct fleet_agent *a = fleet_internal_agent(f, di);
-        if (!a)
-            return RF_ENOMEM;
-        struct rf_agent_status *s = &a->st;
-        memset(a, 0, sizeof(*a));
-        a->present = true;
-        a->time_ms = r->i64(r->ctx, 1);
-        s->spool_bytes = r->i64(r->ctx, 2);
-        s->spool_batches = r->i64(r->ctx, 3);
-        s->has_spool_limit = opt_i64(r, 4, &s->spool_limit_bytes);
-        s->dropped_batches_total = r->i64(r->ctx, 5);
-        s->has_dropped_records = opt_i64(r, 6, &s->dropped_records_total);
-        s->has_rejected_batches = opt_i64(r, 7, &s->rejected_batches_total);
-        s->has_last_success = opt_i64(r, 8, &s->last_success_ms);
-        s->has_last_error_time = opt_i64(r, 9, &s->last_error_ms);
-        s->has_source_errors = opt_i64(r, 10, &s->source_errors);
-        a->has_last_drop = opt_i64(r, 11, &a->last_drop_ms);
-        if (mark(m, di) != RF_OK)
-            return RF_ENOMEM;
-        m->applied++;
-    }
-    return step == 0 ? RF_OK : RF_ESTORAGE;
+    return each_device_row(f, m, r, 0, status_row);
+}
+
+static int loss_row(struct fleet *f, struct fleet_rowmap *m, struct fleet_rows *r, long di,
+                    uint32_t now_minute)
+{
+    (void)m;
+    struct agentloss loss = {r->i64(r->ctx, 2), r->i64(r->ctx, 3), r->i64(r->ctx, 4)};
+    fleet_internal_loss(f, di, r->i64(r->ctx, 1), &loss, now_minute);
+    return RF_OK;
 }
 
 int fleet_rows_losses(struct fleet *f, struct fleet_rowmap *m, struct fleet_rows *r,
                       int64_t now_ms)
 {
-    uint32_t now_minute = fleet_minute(now_ms);
-    int step;
-    while ((step = r->next(r->ctx)) == 1) {
-        long di = fleet_rowmap_get(m, r->i64(r->ctx, 0));
-        if (di < 0)
-            continue;
-        struct agentloss loss = {r->i64(r->ctx, 2), r->i64(r->ctx, 3), r->i64(r->ctx, 4)};
-        fleet_internal_loss(f, di, r->i64(r->ctx, 1), &loss, now_minute);
-        m->applied++;
-    }
-    return step == 0 ? RF_OK : RF_ESTORAGE;
+    return each_device_row(f, m, r, fleet_minute(now_ms), loss_row);
 }

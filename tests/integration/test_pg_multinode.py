@@ -366,6 +366,49 @@ class PgMultiNodeTest(h.ReadApiChecks, unittest.TestCase):
             self.assertEqual(fresh.stop(), 0)
             fresh.cleanup()
 
+    def tail_series(self, c):
+        text = c.request("GET", "/metrics")[2].decode()
+        return {l.split()[0]: float(l.split()[1]) for l in text.splitlines()
+                if l.startswith("rasfleet_pg_tail_")}
+
+    def test_9_database_outage_keeps_answers_and_recovers(self):
+        """PostgreSQL stops: the aggregate keeps answering what it has and
+        /metrics shows the tail disconnected and the lag growing; once the
+        server is back the tail reconnects (backoff) and catches up."""
+        cluster = self.pgdb.cluster
+        wait_complete(self.a, int(time.time() * 1000))
+        st, before = self.a.get_json("/api/v1/overview?window=7d")
+        self.assertEqual(st, 200)
+        errors0 = self.tail_series(self.a)["rasfleet_pg_tail_errors_total"]
+        cluster.stop_server("fast")
+        try:
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                m = self.tail_series(self.a)
+                if m["rasfleet_pg_tail_connected"] == 0 and \
+                        m["rasfleet_pg_tail_errors_total"] > errors0:
+                    break
+                time.sleep(0.1)
+            self.assertEqual(m["rasfleet_pg_tail_connected"], 0, m)
+            lag1 = m["rasfleet_pg_tail_lag_seconds"]
+            st, during = self.a.get_json("/api/v1/overview?window=7d")
+            self.assertEqual(st, 200, during)
+            self.assertEqual((during["attempts"], during["failures"]),
+                             (before["attempts"], before["failures"]))
+            time.sleep(1.0)
+            self.assertGreater(self.tail_series(self.a)["rasfleet_pg_tail_lag_seconds"], lag1)
+        finally:
+            cluster.start_server()
+        code = 5000 + random.randrange(1000)
+        batch = h.make_batch(device_id="probe-" + uuid.uuid4().hex[:8], n_events=2, code=code,
+                             time_str=rfc3339(int(time.time() * 1000) - 60000))
+        self.post_until_acked(batch, self.b)
+        acked = int(time.time() * 1000)
+        hb = wait_complete(self.a, acked, timeout=45)
+        self.assertTrue(hb["connected"])
+        st, got = self.a.get_json("/api/v1/errors?group_by=code&window=1h")
+        self.assertIn((code, 2), [(g["code"], g["failures"]) for g in got["groups"]])
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
