@@ -21,12 +21,18 @@ void txset_free(struct txset *s)
     memset(s, 0, sizeof(*s));
 }
 
-static long find(const struct txset *s, int64_t tx)
+/* Index of the first member >= tx (the members are ascending). */
+static size_t lower_bound(const struct txset *s, int64_t tx)
 {
-    for (size_t i = 0; i < s->n; i++)
-        if (s->v[i] == tx)
-            return (long)i;
-    return -1;
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->v[mid] < tx)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 int txset_add(struct txset *s, int64_t tx)
@@ -35,7 +41,9 @@ int txset_add(struct txset *s, int64_t tx)
         return RF_EINVAL;
     int rc = RF_OK;
     pthread_mutex_lock(&s->lock);
-    if (find(s, tx) < 0) {
+    /* ids grow: almost always an append */
+    size_t at = s->n && s->v[s->n - 1] < tx ? s->n : lower_bound(s, tx);
+    if (at == s->n || s->v[at] != tx) {
         if (s->n == s->cap) {
             size_t cap = s->cap ? s->cap * 2 : 64;
             int64_t *p = realloc(s->v, cap * sizeof(*p));
@@ -44,10 +52,13 @@ int txset_add(struct txset *s, int64_t tx)
                 s->cap = cap;
             }
         }
-        if (s->n < s->cap)
-            s->v[s->n++] = tx;
-        else
+        if (s->n < s->cap) {
+            memmove(s->v + at + 1, s->v + at, (s->n - at) * sizeof(*s->v));
+            s->v[at] = tx;
+            s->n++;
+        } else {
             rc = RF_ENOMEM;
+        }
     }
     pthread_mutex_unlock(&s->lock);
     return rc;
@@ -56,16 +67,19 @@ int txset_add(struct txset *s, int64_t tx)
 void txset_remove(struct txset *s, int64_t tx)
 {
     pthread_mutex_lock(&s->lock);
-    long i = find(s, tx);
-    if (i >= 0)
-        s->v[i] = s->v[--s->n];
+    size_t at = lower_bound(s, tx);
+    if (at < s->n && s->v[at] == tx) {
+        memmove(s->v + at, s->v + at + 1, (s->n - at - 1) * sizeof(*s->v));
+        s->n--;
+    }
     pthread_mutex_unlock(&s->lock);
 }
 
 bool txset_contains(struct txset *s, int64_t tx)
 {
     pthread_mutex_lock(&s->lock);
-    bool in = find(s, tx) >= 0;
+    size_t at = lower_bound(s, tx);
+    bool in = at < s->n && s->v[at] == tx;
     pthread_mutex_unlock(&s->lock);
     return in;
 }
@@ -81,40 +95,20 @@ size_t txset_size(struct txset *s)
 void txset_prune_below(struct txset *s, int64_t horizon)
 {
     pthread_mutex_lock(&s->lock);
-    size_t w = 0;
-    for (size_t r = 0; r < s->n; r++)
-        if (s->v[r] >= horizon)
-            s->v[w++] = s->v[r];
-    s->n = w;
+    size_t k = lower_bound(s, horizon);
+    memmove(s->v, s->v + k, (s->n - k) * sizeof(*s->v));
+    s->n -= k;
     pthread_mutex_unlock(&s->lock);
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
 }
 
 int txset_array(struct txset *s, int64_t lo, int64_t hi, struct buf *b)
 {
+    int rc = buf_append_char(b, '{');
     pthread_mutex_lock(&s->lock);
-    int rc = RF_OK;
-    int64_t *pick = malloc((s->n + 1) * sizeof(*pick));
-    size_t n = 0;
-    if (!pick)
-        rc = RF_ENOMEM;
-    for (size_t i = 0; i < s->n && pick; i++)
-        if (s->v[i] >= lo && s->v[i] < hi)
-            pick[n++] = s->v[i];
+    for (size_t i = lower_bound(s, lo); i < s->n && s->v[i] < hi && rc == RF_OK; i++)
+        rc = buf_printf(b, b->data[b->len - 1] == '{' ? "%" PRId64 : ",%" PRId64, s->v[i]);
     pthread_mutex_unlock(&s->lock);
-    if (rc != RF_OK)
-        return rc;
-    qsort(pick, n, sizeof(*pick), cmp_i64);
-    rc = buf_append_char(b, '{');
-    for (size_t i = 0; i < n && rc == RF_OK; i++)
-        rc = buf_printf(b, i ? ",%" PRId64 : "%" PRId64, pick[i]);
     if (rc == RF_OK)
         rc = buf_append_char(b, '}');
-    free(pick);
     return rc;
 }

@@ -7,7 +7,8 @@
  * rows exist, and removes it when the transaction did not commit; the tail
  * reads the members below its snapshot's xmin (every such transaction has
  * ended) and prunes them once it has moved past them. A handful of ids per
- * refresh interval: an unsorted array under a mutex.
+ * refresh interval, in ascending order (ids grow, so adding appends) under
+ * a mutex; lookups are binary searches, so a backlog stays cheap.
  */
 #ifndef RASFLEET_TXSET_H
 #define RASFLEET_TXSET_H

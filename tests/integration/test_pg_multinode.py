@@ -366,6 +366,42 @@ class PgMultiNodeTest(h.ReadApiChecks, unittest.TestCase):
             self.assertEqual(fresh.stop(), 0)
             fresh.cleanup()
 
+    def test_5_long_transaction_holds_the_window_back(self):
+        """A transaction left open elsewhere (it wrote, so it holds an id)
+        keeps xmin below every later commit: B applies nothing committed
+        after it started, and says so (lag grows), until it ends."""
+        cl = self.pgdb.cluster
+        psql = subprocess.Popen([cl.psql_bin, "-X", "-q", "-h", cl.dir, "-p", str(cl.port),
+                                 "-U", "postgres", "-d", self.pgdb.name],
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            psql.stdin.write("BEGIN; SELECT pg_current_xact_id();\n")
+            psql.stdin.flush()
+            deadline = time.time() + 20
+            while time.time() < deadline and not cl.psql(
+                    self.pgdb.name, "SELECT count(*) FROM pg_stat_activity WHERE backend_xid IS"
+                    " NOT NULL AND state = 'idle in transaction'")[0][0]:
+                time.sleep(0.05)
+            code = 6000 + random.randrange(1000)
+            batch = h.make_batch(device_id="probe-" + uuid.uuid4().hex[:8], n_events=2,
+                                 code=code, time_str=rfc3339(int(time.time() * 1000) - 60000))
+            st, _, body = self.a.post_batch(batch)
+            self.assertEqual(st, 200, body)
+            path = "/api/v1/errors?group_by=code&window=1h"
+            time.sleep(10 * REFRESH_MS / 1000)
+            st, got = self.b.get_json(path)
+            self.assertNotIn(code, [g["code"] for g in got["groups"]])
+            lag = self.tail_series(self.b)["rasfleet_pg_tail_lag_seconds"]
+            self.assertGreater(lag, 8 * REFRESH_MS / 1000)
+        finally:
+            psql.communicate("COMMIT;\n", timeout=30)
+        ended = int(time.time() * 1000)
+        wait_complete(self.b, ended, timeout=10)
+        st, got = self.b.get_json(path)
+        self.assertIn((code, 2), [(g["code"], g["failures"]) for g in got["groups"]])
+        self.assertLess(self.tail_series(self.b)["rasfleet_pg_tail_lag_seconds"], 5)
+
     def tail_series(self, c):
         text = c.request("GET", "/metrics")[2].decode()
         return {l.split()[0]: float(l.split()[1]) for l in text.splitlines()
