@@ -402,8 +402,16 @@ static int refresh(struct pg_tail *t)
         if (rc == RF_OK)
             rc = fleet_rows_checks(t->f, &t->map);
         fleet_internal_unlock(t->f, now);
-        if (rc != RF_OK) /* out of memory: a rebuild (restart) catches up */
+        if (rc != RF_OK) { /* out of memory: a rebuild (restart) catches up */
             log_error("hot aggregate: out of memory applying other collectors' rows");
+            pthread_mutex_lock(&t->lock);
+            t->st.errors++;
+            snprintf(t->st.last_error, sizeof(t->st.last_error),
+                     "out of memory applying rows below transaction %" PRId64
+                     ": answers miss some of them until a restart",
+                     xmin);
+            pthread_mutex_unlock(&t->lock);
+        }
         t->prev_xmin = xmin; /* what was applied was applied: never twice */
         txset_prune_below(&t->own, xmin);
     }
