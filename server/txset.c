@@ -96,8 +96,10 @@ void txset_prune_below(struct txset *s, int64_t horizon)
 {
     pthread_mutex_lock(&s->lock);
     size_t k = lower_bound(s, horizon);
-    memmove(s->v, s->v + k, (s->n - k) * sizeof(*s->v));
-    s->n -= k;
+    if (k) {
+        memmove(s->v, s->v + k, (s->n - k) * sizeof(*s->v));
+        s->n -= k;
+    }
     pthread_mutex_unlock(&s->lock);
 }
 

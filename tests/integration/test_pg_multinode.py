@@ -363,8 +363,10 @@ class PgMultiNodeTest(h.ReadApiChecks, unittest.TestCase):
             self.assertTrue(hb["connected"])
             self.assertEqual(hb["source"], "postgresql")
         finally:
-            self.assertEqual(fresh.stop(), 0)
+            rc = fresh.stop()
+            log = fresh.read_log()
             fresh.cleanup()
+            self.assertEqual(rc, 0, log[-6000:])
 
     def test_5_long_transaction_holds_the_window_back(self):
         """A transaction left open elsewhere (it wrote, so it holds an id)
