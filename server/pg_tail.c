@@ -368,6 +368,7 @@ static int unknown_devices(struct pg_tail *t, PGresult *const *res, struct buf *
 static int refresh(struct pg_tail *t)
 {
     int64_t t0 = time_mono_ns(), snap_ms = time_now_ms(), xmin = 0, xmax = 0, complete = 0;
+    bool applied = false;
     PGresult *res[T_COUNT] = {0};
     struct buf own = BUF_INIT, unknown = BUF_INIT;
     char p1[24], p2[24];
@@ -414,13 +415,21 @@ static int refresh(struct pg_tail *t)
         }
         t->prev_xmin = xmin; /* what was applied was applied: never twice */
         txset_prune_below(&t->own, xmin);
+        applied = true;
     }
     for (int tb = 0; tb < T_COUNT; tb++)
         PQclear(res[tb]);
     buf_free(&own);
     buf_free(&unknown);
-    if (rc == RF_ESTORAGE)
+    if (rc != RF_OK && !applied) { /* nothing applied: the next refresh tries again */
+        if (rc == RF_ENOMEM) {
+            pthread_mutex_lock(&t->lock);
+            snprintf(t->st.last_error, sizeof(t->st.last_error),
+                     "out of memory reading other collectors' rows");
+            pthread_mutex_unlock(&t->lock);
+        }
         return rc;
+    }
     note_horizon(t, snap_ms, t->prev_xmin, xmax, &complete);
     pthread_mutex_lock(&t->lock);
     t->st.xmin = t->prev_xmin;
