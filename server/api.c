@@ -1656,52 +1656,11 @@ static int baseline_endpoint(struct api *api, const struct http_api_request *req
 
 /* ---- dispatch ---- */
 
-/* Endpoints that need the fleet's data; the catalogue and reading the
- * active baseline do not. */
-static bool needs_fleet_data(const char *p, bool get)
-{
-    /* /api/v1/findings is not here: on PostgreSQL it is the elected
-     * leader's document (pg_election.c), the same on every collector */
-    static const char *const prefixes[] = {"/api/v1/overview", "/api/v1/errors",
-                                           "/api/v1/trend", "/api/v1/devices",
-                                           "/api/v1/remediation/"};
-    if (strcmp(p, "/api/v1/settings/ipsec-baseline") == 0)
-        return !get;
-    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
-        if (strncmp(p, prefixes[i], strlen(prefixes[i])) == 0)
-            return true;
-    return false;
-}
-
-/* Requests answered from SQL on either backend (readstore.h): device
- * detail, saving the baseline, and windows past the hot horizon (a window
- * that does not parse gets its 400). */
-static bool answered_from_sql(const struct api *api, const struct http_api_request *req,
-                              const char *p)
-{
-    static const char *const windowed[] = {"/api/v1/overview", "/api/v1/errors",
-                                           "/api/v1/trend", "/api/v1/devices"};
-    if ((strncmp(p, "/api/v1/devices/", 16) == 0 && p[16]) ||
-        strcmp(p, "/api/v1/settings/ipsec-baseline") == 0)
-        return true;
-    for (size_t i = 0; i < sizeof(windowed) / sizeof(windowed[0]); i++) {
-        if (strcmp(p, windowed[i]) != 0)
-            continue;
-        const char *s = req->arg(req, "window");
-        int64_t ms;
-        return s && (time_parse_duration(s, &ms) != RF_OK ||
-                     ms / 60000 > (int64_t)api->fleet->ring_len);
-    }
-    return false;
-}
-
 int api_handle(void *arg, const struct http_api_request *req, struct http_api_response *res)
 {
     struct api *api = arg;
     const char *p = req->path;
     bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
-    if (api->reads_unavailable && needs_fleet_data(p, get) && !answered_from_sql(api, req, p))
-        return error_answer(res, 501, "not_implemented", api->reads_unavailable);
     if (strcmp(p, "/api/v1/settings/ipsec-baseline") == 0)
         return baseline_endpoint(api, req, res);
     if (!get)

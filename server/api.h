@@ -19,12 +19,6 @@ struct api {
     char db_path[1024];
     int rollup_retention_days; /* the longest daily window; 0 = rollups kept forever */
     struct writer *writer; /* for persisting the baseline; may be NULL */
-    /* Non-NULL: the endpoints answered from the hot aggregate cannot
-     * answer correctly on this backend yet and answer 501 with this message
-     * (PostgreSQL, until the aggregate follows the fleet; docs/storage.md);
-     * the SQL-backed ones (device detail, long windows, saving the
-     * baseline) answer. */
-    const char *reads_unavailable;
 };
 
 /* http_api_fn: dispatches GET/PUT /api/v1/... */

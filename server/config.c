@@ -35,6 +35,7 @@ void config_defaults(struct config *c)
     c->max_connections = 4096;
     c->log_level = LOG_INFO;
     c->hot_days = 31;
+    c->pg_refresh_ms = 2000;
     c->rate_device_per_minute = 120;
     c->rate_device_burst = 240;
     c->rate_token_per_minute = 600000;
@@ -104,6 +105,7 @@ static const struct num_setting num_settings[] = {
     NUM("max_connections", 1, 1000000, max_connections),
     NUM("max_db_bytes", 0, 1ull << 50, max_db_bytes),
     NUM("hot_days", 1, 366, hot_days),
+    NUM("pg_refresh_ms", 50, 600000, pg_refresh_ms),
     NUM("rate_device_per_minute", 0, 1000000, rate_device_per_minute),
     NUM("rate_device_burst", 1, 1000000, rate_device_burst),
     NUM("rate_token_per_minute", 0, 100000000, rate_token_per_minute),

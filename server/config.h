@@ -30,6 +30,7 @@ struct config {
     unsigned max_connections;
     int64_t max_db_bytes;
     int hot_days;            /* hot aggregate horizon in days */
+    unsigned pg_refresh_ms;  /* PostgreSQL: how often the hot aggregate reads other collectors' rows */
     unsigned rate_device_per_minute; /* ingest batches per device; 0 = off */
     unsigned rate_device_burst;
     unsigned rate_token_per_minute;  /* requests per token; 0 = off */

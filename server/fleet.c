@@ -184,23 +184,38 @@ static int device_for(struct fleet *f, const char *uid, long *out)
     return RF_OK;
 }
 
-static void move_to_front(struct fleet *f, uint32_t i)
+/* Moves device i to its place in the recency list after its last_seen grew:
+ * in front of the first device not newer than it. A batch received now is
+ * the newest (O(1)); a row another collector committed may be a little
+ * older than what this one received since (a short walk from the front). */
+static void reposition(struct fleet *f, uint32_t i)
 {
     struct fleet_device *d = &f->devs[i];
-    if (f->newest == i)
-        return;
     /* unlink */
     if (d->newer != FLEET_NONE)
         f->devs[d->newer].older = d->older;
+    else
+        f->newest = d->older;
     if (d->older != FLEET_NONE)
         f->devs[d->older].newer = d->newer;
     else
         f->oldest = d->newer;
-    /* link at the front */
-    d->newer = FLEET_NONE;
-    d->older = f->newest;
-    f->devs[f->newest].newer = i;
-    f->newest = i;
+    /* the first device from the front that is not newer */
+    uint32_t at = f->newest, prev = FLEET_NONE;
+    while (at != FLEET_NONE && f->devs[at].last_seen > d->last_seen) {
+        prev = at;
+        at = f->devs[at].older;
+    }
+    d->newer = prev;
+    d->older = at;
+    if (prev != FLEET_NONE)
+        f->devs[prev].older = i;
+    else
+        f->newest = i;
+    if (at != FLEET_NONE)
+        f->devs[at].newer = i;
+    else
+        f->oldest = i;
 }
 
 static int cmp_seen_asc(const void *a, const void *b, void *ctx)
@@ -749,7 +764,7 @@ static int apply_batch(struct fleet *f, const struct rf_batch *b, const uint8_t 
         d->first_seen = now_ms;
     if (now_ms > d->last_seen) {
         d->last_seen = now_ms;
-        move_to_front(f, (uint32_t)di);
+        reposition(f, (uint32_t)di);
     }
     if ((b->agent.hostname && strtab_intern(&f->str, b->agent.hostname, &d->hostname)) ||
         (b->agent.os_version && strtab_intern(&f->str, b->agent.os_version, &d->os)) ||
@@ -791,16 +806,11 @@ static int apply_batch(struct fleet *f, const struct rf_batch *b, const uint8_t 
 void fleet_apply(struct fleet *f, const struct rf_batch *const *batches,
                  const uint8_t *const *inserted, size_t n, int64_t now_ms)
 {
-    pthread_rwlock_wrlock(&f->lock);
+    fleet_internal_lock(f);
     for (size_t i = 0; i < n; i++)
         if (apply_batch(f, batches[i], inserted ? inserted[i] : NULL, now_ms) != RF_OK)
             log_error("hot aggregate: out of memory applying a batch (answers may lag)");
-    uint32_t now_minute = fleet_minute(now_ms);
-    uint32_t cutoff = now_minute > f->ring_len ? now_minute - f->ring_len + 1 : 0;
-    if (cutoff > f->oldest_minute + 60)
-        compact_logs(f, now_minute); /* hourly */
-    f->version++;
-    pthread_rwlock_unlock(&f->lock);
+    fleet_internal_unlock(f, now_ms);
 }
 
 int fleet_set_baseline(struct fleet *f, const struct ipsec_baseline *b)
@@ -841,7 +851,36 @@ size_t fleet_memory_bytes(const struct fleet *f)
     return n;
 }
 
-/* ---- entry points for fleet_load.c (same module, separate file) ---- */
+/* ---- entry points for the loaders (fleet_internal.h) ---- */
+
+void fleet_internal_lock(struct fleet *f)
+{
+    pthread_rwlock_wrlock(&f->lock);
+}
+
+void fleet_internal_unlock(struct fleet *f, int64_t now_ms)
+{
+    uint32_t now_minute = fleet_minute(now_ms);
+    uint32_t cutoff = now_minute > f->ring_len ? now_minute - f->ring_len + 1 : 0;
+    if (cutoff > f->oldest_minute + 60)
+        compact_logs(f, now_minute); /* hourly */
+    f->version++;
+    pthread_rwlock_unlock(&f->lock);
+}
+
+int fleet_internal_seen(struct fleet *f, long di, int64_t first_seen, int64_t last_seen,
+                        bool reorder)
+{
+    struct fleet_device *d = &f->devs[di];
+    if (first_seen > 0 && (!d->first_seen || first_seen < d->first_seen))
+        d->first_seen = first_seen;
+    if (last_seen > d->last_seen) {
+        d->last_seen = last_seen;
+        if (reorder)
+            reposition(f, (uint32_t)di);
+    }
+    return RF_OK;
+}
 
 int fleet_internal_device(struct fleet *f, const char *uid, long *out)
 {

@@ -1,6 +1,8 @@
 /*
  * fleet.h - the hot aggregate: what the collector knows about the fleet in
- * memory, updated after each commit and rebuilt from SQLite at start.
+ * memory, updated after each commit and rebuilt from SQLite at start (on
+ * PostgreSQL rebuilt from, and kept up with, every collector's rows:
+ * pg_tail.h).
  *
  * - Per device: identity, OS build, agent version, first/last seen, last
  *   error, its VPN profiles (connection, server, tunnel, policy

@@ -1,13 +1,24 @@
 /*
- * fleet_internal.h - entry points of fleet.c for fleet_load.c only (the
- * rebuild from SQLite is a second file of the same module). Callers hold the
- * fleet's write lock.
+ * fleet_internal.h - entry points of fleet.c for the code that applies
+ * database rows to the hot aggregate (fleet_rows.c, used by the rebuild
+ * from SQLite in fleet_load.c and by the PostgreSQL tail in pg_tail.c).
+ * Callers hold the fleet's write lock (fleet_internal_lock).
  */
 #ifndef RASFLEET_FLEET_INTERNAL_H
 #define RASFLEET_FLEET_INTERNAL_H
 
 #include "fleet.h"
 
+/* Takes the write lock / bumps the version, compacts the logs hourly as
+ * fleet_apply() does (now_ms: the time the changes are applied) and
+ * releases it. */
+void fleet_internal_lock(struct fleet *f);
+void fleet_internal_unlock(struct fleet *f, int64_t now_ms);
+/* A device seen from first_seen to last_seen (ms) elsewhere: widens its
+ * span and, with reorder, moves it to its place in the recency list (a
+ * bulk load calls fleet_sort_recency() once instead). RF_OK. */
+int fleet_internal_seen(struct fleet *f, long di, int64_t first_seen, int64_t last_seen,
+                        bool reorder);
 int fleet_internal_device(struct fleet *f, const char *uid, long *out);
 int fleet_internal_snapshot(struct fleet *f, long di, const struct rf_batch *b, enum rf_kind kind,
                             int64_t t);

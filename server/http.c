@@ -38,6 +38,9 @@ struct http_server {
     http_api_fn api;
     void *api_arg;
     struct fleet *fleet;
+    int (*status_metrics)(void *arg, struct buf *b);
+    int (*status_health)(void *arg, struct buf *b);
+    void *status_arg;
     struct ratelimit *rl_device, *rl_token;
     char *tls_cert, *tls_key; /* PEM, loaded once */
     _Atomic int inflight;
@@ -312,19 +315,26 @@ static enum MHD_Result handle_healthz(struct request *req)
 {
     struct writer_stats st;
     writer_get_stats(req->srv->writer, &st);
-    char body[256];
-    int n;
     if (!st.healthy) {
         return respond_error(req, 503, REJECT_STORAGE_UNAVAILABLE,
                              "the database refuses writes (disk full, read-only or I/O error)",
                              "10");
     }
-    n = snprintf(body, sizeof(body),
-                 "{\"status\":\"ok\",\"queue_depth\":%zu,\"queue_capacity\":%zu,"
-                 "\"devices_known\":%lld,\"version\":\"%s\",\"analyzer\":\"%s\"}",
-                 st.queue_depth, st.queue_capacity, (long long)st.devices_known, RF_VERSION,
-                 metrics_analyzer_leader() ? "leader" : "follower");
-    return respond(req, 200, "application/json", body, (size_t)n, NULL);
+    struct http_server *s = req->srv;
+    struct buf b = BUF_INIT;
+    int rc = buf_printf(&b,
+                        "{\"status\":\"ok\",\"queue_depth\":%zu,\"queue_capacity\":%zu,"
+                        "\"devices_known\":%lld,\"version\":\"%s\",\"analyzer\":\"%s\"",
+                        st.queue_depth, st.queue_capacity, (long long)st.devices_known,
+                        RF_VERSION, metrics_analyzer_leader() ? "leader" : "follower");
+    if (rc == RF_OK && s->status_health)
+        rc = s->status_health(s->status_arg, &b);
+    if (rc == RF_OK)
+        rc = buf_append_char(&b, '}');
+    enum MHD_Result ret = rc == RF_OK ? respond(req, 200, "application/json", b.data, b.len, NULL)
+                                      : MHD_NO;
+    buf_free(&b);
+    return ret;
 }
 
 static enum MHD_Result handle_metrics(struct request *req)
@@ -356,7 +366,10 @@ static enum MHD_Result handle_metrics(struct request *req)
     }
     struct buf b = BUF_INIT;
     enum MHD_Result ret = MHD_NO;
-    if (metrics_render(&g, &b) == RF_OK)
+    int rc = metrics_render(&g, &b);
+    if (rc == RF_OK && s->status_metrics)
+        rc = s->status_metrics(s->status_arg, &b);
+    if (rc == RF_OK)
         ret = respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len, NULL);
     buf_free(&b);
     return ret;
@@ -549,6 +562,9 @@ int http_start(const struct config *cfg, struct writer *w, struct auth *auth,
         s->api = services->api;
         s->api_arg = services->api_arg;
         s->fleet = services->fleet;
+        s->status_metrics = services->status_metrics;
+        s->status_health = services->status_health;
+        s->status_arg = services->status_arg;
     }
     s->cfg = *cfg;
     s->writer = w;

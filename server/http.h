@@ -46,6 +46,11 @@ struct http_services {
     http_api_fn api; /* the read API */
     void *api_arg;
     struct fleet *fleet; /* reported in /metrics (hot aggregate memory) */
+    /* Optional: append more series to /metrics (Prometheus text) and more
+     * members (",\"key\":value") to /healthz's object. */
+    int (*status_metrics)(void *arg, struct buf *b);
+    int (*status_health)(void *arg, struct buf *b);
+    void *status_arg;
 };
 
 int http_start(const struct config *cfg, struct writer *w, struct auth *auth,

@@ -16,6 +16,7 @@
 #include "migrate.h"
 #include "pg_election.h"
 #include "pg_store.h"
+#include "pg_tail.h"
 #include "pg_tokens.h"
 #include "rasfleet/result.h"
 #include "readstore.h"
@@ -54,6 +55,8 @@ static void usage(FILE *out)
             "                         keep N days of daily rollups, the longest window the\n"
             "                         API answers (default 400, 0 = forever)\n"
             "  --threads N            HTTP worker threads (default 2)\n"
+            "  --pg-refresh-ms N      PostgreSQL: apply other collectors' rows every N ms\n"
+            "                         (default 2000; docs/storage.md)\n"
             "  --max-db-bytes N       refuse writes (503) past this database size\n"
             "  --port-file FILE       write the bound port there once listening\n"
             "  --log-level LEVEL      debug, info, warn or error\n"
@@ -109,6 +112,7 @@ static int parse_flags(int argc, char **argv, struct cli *cli)
         {"tls-cert", required_argument, NULL, 'C'},
         {"tls-key", required_argument, NULL, 'K'},
         {"admin-token-file", required_argument, NULL, 'A'},
+        {"pg-refresh-ms", required_argument, NULL, 'P'},
         {"role", required_argument, NULL, 'R'},
         {"name", required_argument, NULL, 'n'},
         {"from", required_argument, NULL, 'F'},
@@ -122,7 +126,8 @@ static int parse_flags(int argc, char **argv, struct cli *cli)
     } keys[] = {{'l', "listen"},         {'d', "db"},      {'w', "web_dir"},
                 {'r', "retention_days"}, {'t', "threads"}, {'m', "max_db_bytes"},
                 {'L', "log_level"},      {'C', "tls_cert"}, {'K', "tls_key"},
-                {'A', "admin_token_file"}, {'o', "rollup_retention_days"}};
+                {'A', "admin_token_file"}, {'o', "rollup_retention_days"},
+                {'P', "pg_refresh_ms"}};
     int c;
     char err[512];
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -195,6 +200,17 @@ static void on_commit(void *arg, const struct rf_batch *const *batches,
                       const uint8_t *const *inserted, size_t n, int64_t now_ms)
 {
     fleet_apply(arg, batches, inserted, n, now_ms);
+}
+
+/* The hot aggregate's freshness on PostgreSQL, in /metrics and /healthz. */
+static int tail_metrics(void *arg, struct buf *b)
+{
+    return pg_tail_metrics(arg, b);
+}
+
+static int tail_health(void *arg, struct buf *b)
+{
+    return pg_tail_health(arg, b);
 }
 
 /* The IPsec baseline: the one saved through the admin API wins over the
@@ -281,6 +297,7 @@ static int cmd_serve(struct cli *cli)
     struct auth *auth = NULL;
     struct writer *writer = NULL;
     struct http_server *http = NULL;
+    struct pg_tail *tail = NULL;
     struct fleet fleet;
     struct analyzer analyzer;
     struct api api = {0};
@@ -364,18 +381,18 @@ static int cmd_serve(struct cli *cli)
         goto out;
     }
     if (pg) {
-        /* The hot aggregate is fed by this collector's own commits only: it
-         * is not the fleet, so the endpoints answered from it (windows within
-         * the hot horizon, findings, remediation) say so (501) until it is
-         * (issue #7); device detail, long windows and the baseline are
-         * answered from SQL (readstore.h). */
-        api.reads_unavailable =
-            "this collector stores into PostgreSQL; this read on PostgreSQL is not"
-            " implemented yet (see docs/storage.md)";
-        log_warn("PostgreSQL backend: the hot-window read endpoints (except findings) answer"
-                 " 501 for now");
+        /* The hot aggregate is the whole fleet's: rebuilt from every
+         * collector's rows, then fed by this one's commits (the hook) and
+         * the others' (the tail); device detail, long windows and the
+         * baseline are answered from SQL (readstore.h). */
+        struct pg_tail_config tc = {.url = cfg->db_path, .refresh_ms = (int)cfg->pg_refresh_ms};
         if (load_baseline(cfg, &fleet) != RF_OK)
             goto out;
+        if (pg_tail_start(&fleet, &tc, &tail, err, sizeof(err)) != RF_OK) {
+            fprintf(stderr, "rasfleet-collector: %s\n", err);
+            goto out;
+        }
+        writer_set_tx_hook(writer, pg_tail_own_tx, tail);
     } else if (store_open(cfg->db_path, STORE_READ_ONLY, &rodb, err, sizeof(err)) != RF_OK ||
                /* Rebuild before any batch can arrive (HTTP starts below). */
                load_baseline(cfg, &fleet) != RF_OK || fleet_rebuild(&fleet, rodb) != RF_OK) {
@@ -392,6 +409,11 @@ static int cmd_serve(struct cli *cli)
     snprintf(api.db_path, sizeof(api.db_path), "%s", cfg->db_path);
     api.rollup_retention_days = cfg->rollup_retention_days;
     struct http_services services = {.api = api_handle, .api_arg = &api, .fleet = &fleet};
+    if (tail) {
+        services.status_metrics = tail_metrics;
+        services.status_health = tail_health;
+        services.status_arg = tail;
+    }
     if (http_start(cfg, writer, auth, &services, &http, err, sizeof(err)) != RF_OK) {
         fprintf(stderr, "rasfleet-collector: %s\n", err);
         goto out;
@@ -421,6 +443,7 @@ out:
         http_stop(http);
     }
     sqlite3_close(rodb);
+    pg_tail_stop(tail); /* after the writer: no more own transactions */
     if (have_fleet) {
         analyzer_free(&analyzer);
         fleet_free(&fleet);

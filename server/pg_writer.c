@@ -136,6 +136,8 @@ struct pg_writer {
     struct auth *auth; /* may be NULL */
     writer_commit_hook_fn hook;
     void *hook_arg;
+    writer_tx_hook_fn tx_hook; /* told each group transaction's id */
+    void *tx_hook_arg;
 
     pthread_t thread;
     struct writer_queue q;  /* its lock also guards the four below */
@@ -263,7 +265,11 @@ static bool note_error(struct pg_writer *w, PGresult *r, const char *what)
 /* Reads results up to and including the next Sync. Returns RF_OK when
  * every command succeeded, RF_EINVAL when one failed for a reason of its
  * own (w->err), RF_ESTORAGE on a storage error or a lost connection. */
-static int read_to_sync(struct pg_writer *w, PGresult **keep, int keep_index)
+/* Reads the results up to the pipeline's sync point; the TUPLES_OK results
+ * of the statements numbered keep_from .. keep_from + n_keep - 1 (0 = the
+ * first sent since the last sync) go to keep[0 .. n_keep - 1], the caller
+ * clears them. */
+static int read_to_sync(struct pg_writer *w, PGresult **keep, int keep_from, int n_keep)
 {
     int rc = RF_OK, index = 0;
     for (;;) {
@@ -279,8 +285,8 @@ static int read_to_sync(struct pg_writer *w, PGresult **keep, int keep_index)
         }
         if (st == PGRES_FATAL_ERROR && rc == RF_OK)
             rc = note_error(w, r, "database error") ? RF_ESTORAGE : RF_EINVAL;
-        if (index == keep_index && keep && st == PGRES_TUPLES_OK)
-            *keep = r;
+        if (keep && index >= keep_from && index < keep_from + n_keep && st == PGRES_TUPLES_OK)
+            keep[index - keep_from] = r;
         else
             PQclear(r);
         index++;
@@ -292,13 +298,18 @@ static int send_simple(struct pg_writer *w, const char *sql)
     return PQsendQueryParams(w->conn, sql, 0, NULL, NULL, NULL, NULL, 0) ? RF_OK : RF_ESTORAGE;
 }
 
-static int sync_and_read(struct pg_writer *w, PGresult **keep, int keep_index)
+static int sync_and_read_n(struct pg_writer *w, PGresult **keep, int keep_from, int n_keep)
 {
     if (!PQpipelineSync(w->conn)) {
         note_error(w, NULL, "cannot send to PostgreSQL");
         return RF_ESTORAGE;
     }
-    return read_to_sync(w, keep, keep_index);
+    return read_to_sync(w, keep, keep_from, n_keep);
+}
+
+static int sync_and_read(struct pg_writer *w, PGresult **keep, int keep_index)
+{
+    return sync_and_read_n(w, keep, keep_index, 1);
 }
 
 /* ---- dictionary ---- */
@@ -697,7 +708,7 @@ static int recover_after(struct pg_writer *w, size_t in_flight)
     char keep[sizeof(w->err)];
     memcpy(keep, w->err, sizeof(keep));
     for (size_t i = 0; i < in_flight; i++)
-        if (read_to_sync(w, NULL, -1) == RF_ESTORAGE && PQstatus(w->conn) != CONNECTION_OK)
+        if (read_to_sync(w, NULL, 0, 0) == RF_ESTORAGE && PQstatus(w->conn) != CONNECTION_OK)
             return RF_ESTORAGE;
     int rc = RF_OK;
     if (send_simple(w, "ROLLBACK TO batch") != RF_OK || send_simple(w, "RELEASE batch") != RF_OK)
@@ -774,29 +785,48 @@ static int cmp_job(const void *a, const void *b)
     return c ? c : strcmp(x->batch.batch_id, y->batch.batch_id);
 }
 
-/* BEGIN, and the previous agent totals of the group's reporting devices
- * (read and locked) in the same round trip. */
-static int begin_group(struct pg_writer *w, struct writer_job *const *jobs, size_t n)
+/* BEGIN, the transaction's id when the tail wants it (its rows are applied
+ * by the commit hook, so the tail skips them; *txid 0 otherwise), and the
+ * previous agent totals of the group's reporting devices (read and
+ * locked), in one round trip. The id is noted before any COMMIT can make
+ * the rows visible to the tail. */
+static int begin_group(struct pg_writer *w, struct writer_job *const *jobs, size_t n,
+                       int64_t *txid)
 {
     bool any = false;
-    PGresult *prev = NULL;
+    PGresult *got[2] = {NULL, NULL}; /* xid, previous totals */
+    *txid = 0;
     int rc = pg_derived_status_devices(&w->derived, jobs, n, &any);
     if (rc != RF_OK) {
         snprintf(w->err, sizeof(w->err), "out of memory for agent status");
         return RF_ESTORAGE;
     }
     const char *param[1] = {w->derived.uids.data};
+    bool want_xid = w->tx_hook != NULL;
     if (send_simple(w, "BEGIN") != RF_OK ||
+        (want_xid && send_simple(w, "SELECT pg_current_xact_id()::text::bigint") != RF_OK) ||
         (any && !PQsendQueryPrepared(w->conn, stmt_name[P_PREV], 1, param, NULL, NULL, 0))) {
         note_error(w, NULL, "cannot send to PostgreSQL");
         return RF_ESTORAGE;
     }
-    rc = sync_and_read(w, &prev, 1);
-    if (rc == RF_OK && pg_derived_set_previous(&w->derived, prev) != RF_OK) {
+    rc = want_xid ? sync_and_read_n(w, got, 1, 2) : sync_and_read_n(w, got + 1, 1, 1);
+    if (rc == RF_OK && pg_derived_set_previous(&w->derived, got[1]) != RF_OK) {
         snprintf(w->err, sizeof(w->err), "out of memory for agent status");
         rc = RF_ESTORAGE;
     }
-    PQclear(prev);
+    if (rc == RF_OK && want_xid) {
+        int64_t id = got[0] && PQntuples(got[0]) == 1 ? strtoll(PQgetvalue(got[0], 0, 0), NULL, 10)
+                                                     : 0;
+        if (id <= 0 || w->tx_hook(w->tx_hook_arg, id, true) != RF_OK) {
+            snprintf(w->err, sizeof(w->err), "cannot note the transaction id");
+            w->retryable = false;
+            rc = RF_ESTORAGE;
+        } else {
+            *txid = id;
+        }
+    }
+    PQclear(got[0]);
+    PQclear(got[1]);
     return rc;
 }
 
@@ -844,8 +874,9 @@ static int write_group(struct pg_writer *w, struct writer_job **jobs,
         return RF_ESTORAGE;
     }
     int rc = resolve_dict(w, jobs, n);
+    int64_t txid = 0;
     if (rc == RF_OK)
-        rc = begin_group(w, jobs, n);
+        rc = begin_group(w, jobs, n, &txid);
     if (rc == RF_OK)
         rc = store_batches(w, jobs, n, now);
     if (rc == RF_OK && (rc = commit_group(w, arrival, n, now)) == RF_EINVAL)
@@ -854,6 +885,8 @@ static int write_group(struct pg_writer *w, struct writer_job **jobs,
         rc = RF_ESTORAGE;
     if (rc != RF_OK) {
         disconnect(w); /* rolls back; the next attempt reconnects */
+        if (txid)
+            w->tx_hook(w->tx_hook_arg, txid, false);
         return RF_ESTORAGE;
     }
     return RF_OK;
@@ -1101,6 +1134,12 @@ void pg_writer_set_commit_hook(struct pg_writer *w, writer_commit_hook_fn fn, vo
 {
     w->hook = fn;
     w->hook_arg = arg;
+}
+
+void pg_writer_set_tx_hook(struct pg_writer *w, writer_tx_hook_fn fn, void *arg)
+{
+    w->tx_hook = fn;
+    w->tx_hook_arg = arg;
 }
 
 int pg_writer_submit(struct pg_writer *w, struct rf_batch *batch, size_t bytes,

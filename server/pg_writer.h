@@ -22,6 +22,7 @@ struct pg_writer;
 int pg_writer_start(const struct writer_config *cfg, struct auth *auth, struct pg_writer **out,
                     char *errbuf, size_t errlen);
 void pg_writer_set_commit_hook(struct pg_writer *w, writer_commit_hook_fn fn, void *arg);
+void pg_writer_set_tx_hook(struct pg_writer *w, writer_tx_hook_fn fn, void *arg);
 int pg_writer_submit(struct pg_writer *w, struct rf_batch *batch, size_t bytes,
                      writer_done_fn done, void *arg);
 void pg_writer_get_stats(struct pg_writer *w, struct writer_stats *out);

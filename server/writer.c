@@ -854,6 +854,12 @@ void writer_set_commit_hook(struct writer *w, writer_commit_hook_fn fn, void *ar
     w->hook_arg = arg;
 }
 
+void writer_set_tx_hook(struct writer *w, writer_tx_hook_fn fn, void *arg)
+{
+    if (w->pg)
+        pg_writer_set_tx_hook(w->pg, fn, arg);
+}
+
 int writer_submit(struct writer *w, struct rf_batch *batch, size_t bytes, writer_done_fn done,
                   void *arg)
 {

@@ -61,6 +61,13 @@ typedef void (*writer_done_fn)(void *arg, const struct writer_result *res);
 typedef void (*writer_commit_hook_fn)(void *arg, const struct rf_batch *const *batches,
                                       const uint8_t *const *inserted, size_t n, int64_t now_ms);
 
+/* PostgreSQL only: called on the writer thread with the id of each group
+ * transaction (pg_current_xact_id()) right after BEGIN, before any row of
+ * it is written (begun = true; a status other than RF_OK fails the group),
+ * and again with begun = false when that transaction did not commit. The
+ * hot aggregate's tail skips these transactions' rows (pg_tail.h). */
+typedef int (*writer_tx_hook_fn)(void *arg, int64_t txid, bool begun);
+
 struct writer_stats {
     size_t queue_depth;
     size_t queue_capacity;
@@ -77,6 +84,8 @@ int writer_start(const struct writer_config *cfg, struct auth *auth, struct writ
                  char *errbuf, size_t errlen);
 
 void writer_set_commit_hook(struct writer *w, writer_commit_hook_fn fn, void *arg);
+/* Sets the transaction hook (ignored on SQLite: one writer, no tail). */
+void writer_set_tx_hook(struct writer *w, writer_tx_hook_fn fn, void *arg);
 
 /*
  * Queues a batch. On RF_OK the writer owns the batch's contents (the caller's

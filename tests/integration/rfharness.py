@@ -469,7 +469,8 @@ class ReadApiChecks:
         return ms(body["from"]), ms(body["to"])
 
     def sql_outcomes(self, frm, to, code=None):
-        q = ("SELECT count(*), coalesce(sum(event_id = 20227), 0) FROM events"
+        q = ("SELECT count(*), coalesce(sum(CASE WHEN event_id = 20227 THEN 1 ELSE 0 END), 0)"
+             " FROM events"
              " WHERE event_id IN (20225, 20227) AND time >= ? AND time < ?")
         attempts, failures = self.c.sql(q, (frm, to))[0]
         if code is not None:

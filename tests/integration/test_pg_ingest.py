@@ -2,9 +2,9 @@
 against a collector with --db postgresql://... (a throwaway cluster started
 for this run), plus what only PostgreSQL needs checking: dedupe seen in
 SQL, rows identical to what SQLite stores for the same batch (agent_status,
-agent_losses and daily rollups too), the hot-window read endpoints refusing
-with 501 instead of answering from a partial aggregate,
-and a password that never reaches the log. test_auth runs unchanged: the
+agent_losses and daily rollups too), every read endpoint answering (the hot
+ones from the fleet-wide aggregate: test_pg_multinode.py; the SQL ones:
+test_pg_reads.py), and a password that never reaches the log. test_auth runs unchanged: the
 token command and the collector keep tokens in PostgreSQL too."""
 import json
 import os
@@ -24,16 +24,6 @@ class PgIngestTest(test_ingest.IngestTest):
     def new_collector(cls):
         cls.pgdb = h.postgres_cluster().create_database()
         return h.Collector(pg=cls.pgdb)
-
-    # ---- cases of test_ingest.py that differ on PostgreSQL ----
-    def test_device_list_newest_first_and_paged(self):
-        """Not on PostgreSQL yet: the device list says so instead of listing
-        only what this collector saw since it started."""
-        s, _, _ = self.c.post_batch(h.make_batch())
-        self.assertEqual(s, 200)
-        s, b = self.c.get_json("/api/v1/devices?limit=1")
-        self.assertEqual((s, b["error"]), (501, "not_implemented"))
-        self.assertIn("PostgreSQL", b["message"])
 
     # ---- PostgreSQL only ----
     def events_counted(self):
@@ -143,17 +133,20 @@ class PgIngestTest(test_ingest.IngestTest):
         self.assertEqual(self.c.sql("SELECT count(*) FROM dict WHERE s = ?", (stored[0][0],)),
                          [(1,)])
 
-    def test_read_endpoints_say_not_implemented(self):
-        """The endpoints answered from the hot aggregate (not the fleet's on
-        PostgreSQL yet) say so; the SQL-backed ones answer (test_pg_reads.py)."""
+    def test_read_endpoints_answer(self):
+        """Every read endpoint answers on PostgreSQL: windows inside the hot
+        horizon from the fleet-wide aggregate, longer ones, device detail
+        and the baseline from SQL."""
         for path in ("/api/v1/overview", "/api/v1/errors", "/api/v1/trend", "/api/v1/devices",
-                     "/api/v1/remediation/R001"):
+                     "/api/v1/remediation/agent-spool-drops/devices",
+                     "/api/v1/overview?window=30d", "/api/v1/overview?window=90d",
+                     "/api/v1/errors?window=400d", "/api/v1/trend?window=60d&bucket=1d",
+                     "/api/v1/devices?window=32d"):
             s, b = self.c.get_json(path)
-            self.assertEqual((s, b["error"]), (501, "not_implemented"), path)
-            self.assertIn("not implemented", b["message"])
+            self.assertEqual(s, 200, (path, b))
         s, b = self.c.get_json("/api/v1/devices/some-device")
         self.assertEqual((s, b["error"]), (404, "not_found"))
-        # what does not depend on stored data still answers
+        # the catalogue and the active baseline
         s, b = self.c.get_json("/api/v1/catalog")
         self.assertEqual(s, 200)
         s, b = self.c.get_json("/api/v1/settings/ipsec-baseline")

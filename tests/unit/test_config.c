@@ -88,6 +88,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.connection_timeout_s, 30);
     assert_int_equal(c.max_connections, 4096);
     assert_int_equal(c.max_db_bytes, 0);
+    assert_int_equal(c.pg_refresh_ms, 2000);
     assert_int_equal(c.log_level, LOG_INFO);
 }
 
@@ -171,6 +172,8 @@ static uint64_t field_value(const struct config *c, const char *key)
         return c->group_records;
     if (!strcmp(key, "threads"))
         return c->threads;
+    if (!strcmp(key, "pg_refresh_ms"))
+        return c->pg_refresh_ms;
     if (!strcmp(key, "connection_timeout"))
         return c->connection_timeout_s;
     if (!strcmp(key, "max_connections"))
@@ -206,6 +209,8 @@ static void test_numeric_settings(void **state)
         {"max_db_bytes", "0", 0},
         {"max_db_bytes", "1125899906842624", 1ull << 50},
         {"max_db_bytes", "65536", 65536},
+        {"pg_refresh_ms", "50", 50},
+        {"pg_refresh_ms", "600000", 600000},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct config c, before;
@@ -242,6 +247,8 @@ static void test_numeric_invalid(void **state)
         {"max_connections", "0"},     {"max_db_bytes", "1125899906842625"},
         {"threads", "99999999999999999999999"}, {"threads", "1.5"}, {"threads", "0x10"},
         {"threads", "-0"},
+        {"pg_refresh_ms", "49"},      {"pg_refresh_ms", "600001"}, {"pg_refresh_ms", "0"},
+        {"pg_refresh_ms", "2s"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct config c, before;
