@@ -10,9 +10,15 @@ For each backend, a fresh collector (threads = 2, the default) on
       (12) seconds, the same bodies for both backends (--pool-cache);
   (b) latency at a fixed rate: RF_BENCH_RATE (200) batches/s of 50 records
       (events + config snapshot) for 10 s;
-then (c) two collectors sharing one PostgreSQL database, each under its own
-loadgen (8 connections), at the same time; their sum is the scale-out
-figure, and every acknowledged record must be in the database.
+then (r) read latency on the database the max-throughput phase left
+(~1-2 M events): p50/p99 of RF_BENCH_READS (100) requests per read
+endpoint, one client, after ingest stopped; then (c) two collectors
+sharing one PostgreSQL database, each under its own loadgen (8
+connections), at the same time; their sum is the scale-out figure, every
+acknowledged record must be in the database, and after the load both
+collectors answer the same overview; (l) consistency lag: a batch
+acknowledged by one collector, polled for in the other's device list
+every 50 ms, 20 times.
 PostgreSQL is a throwaway cluster (tests/integration/rfharness.py) with
 fsync on, so a 200 costs a real WAL flush as it does on SQLite
 (synchronous=FULL); it runs on the same machine and its CPU is reported.
@@ -29,6 +35,7 @@ build's (e.g. before the agent_status/rollup writes) and this one's, each
 through (a), (b) and (c), alternating before/after twice so that the
 machine's noise shows as the spread between the two rounds of each.
 """
+import json
 import os
 import re
 import shutil
@@ -46,6 +53,14 @@ import rfharness as h  # noqa: E402  (needs RF_BUILD_DIR)
 
 SECONDS = int(os.environ.get("RF_BENCH_SECONDS", "12"))
 RATE = int(os.environ.get("RF_BENCH_RATE", "200"))
+READS_N = int(os.environ.get("RF_BENCH_READS", "100"))
+READS = (("overview 24h", "/api/v1/overview?window=24h"),
+         ("errors by code 24h", "/api/v1/errors?group_by=code&window=24h"),
+         ("errors by server 7d", "/api/v1/errors?group_by=server&window=7d"),
+         ("trend 1h x 24h", "/api/v1/trend?bucket=1h&window=24h"),
+         ("devices page", "/api/v1/devices?limit=50&offset=100"),
+         ("device detail", None),
+         ("overview 90d (rollups)", "/api/v1/overview?window=90d"))
 HZ = os.sysconf("SC_CLK_TCK")
 LOADGEN = os.path.join(BUILD, "bench", "rasfleet-loadgen")
 
@@ -110,6 +125,57 @@ def run_load(c, cluster, args):
     return res
 
 
+def percentile(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
+def read_latency(c):
+    """p50/p99 ms per read endpoint (None when the endpoint is not 200)."""
+    st, page = c.get_json("/api/v1/devices?limit=1")
+    device = page["devices"][0]["device_id"] if st == 200 and page.get("devices") else None
+    out = {}
+    for name, path in READS:
+        if path is None:
+            path = "/api/v1/devices/" + device if device else None
+        times, status = [], None
+        for _ in range(READS_N if path else 0):
+            t0 = time.perf_counter()
+            status = c.request("GET", path, headers={"Authorization": "Bearer " + h.ADMIN_TOKEN})[0]
+            times.append((time.perf_counter() - t0) * 1000)
+            if status != 200:
+                break
+        out[name] = (percentile(times, 0.5), percentile(times, 0.99)) if status == 200 else None
+    return out
+
+
+def consistency_lag(a, b, rounds=20):
+    """Seconds from a batch's 200 on collector a until collector b's device
+    list shows its device (polled every 50 ms, at most 30 s)."""
+    lags = []
+    for i in range(rounds):
+        dev = "lag-probe-%d-%d" % (os.getpid(), i)
+        body = json.dumps({"batch_id": "lag-%d" % i, "agent": {"device_id": dev},
+                           "records": [{"kind": "ras_event", "time": time.strftime(
+                               "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "event_id": 20227,
+                               "record_id": 1, "level": "error", "connection": "VPN",
+                               "error_code": 809}]})
+        st = a.request("POST", "/api/v1/ingest", body=body.encode(), headers={
+            "Authorization": "Bearer " + h.ADMIN_TOKEN, "Content-Type": "application/json"})[0]
+        if st != 200:
+            raise SystemExit("lag probe refused: %d" % st)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 30:
+            st, page = b.get_json("/api/v1/devices?limit=5&q=" + dev)
+            if st == 200 and page.get("devices"):
+                break
+            time.sleep(0.05)
+        else:
+            raise SystemExit("collector b never showed %s" % dev)
+        lags.append(time.monotonic() - t0)
+    return lags
+
+
 def bench_backend(name, cluster, pool):
     results = {}
     for phase, args in (
@@ -122,6 +188,9 @@ def bench_backend(name, cluster, pool):
         try:
             print("== %s: %s" % (name, phase), flush=True)
             results[phase] = run_load(c, cluster, args)
+            if phase == "max":
+                print("== %s: reads" % name, flush=True)
+                results["reads"] = read_latency(c)
             rc = c.stop()
             if rc != 0:
                 raise SystemExit("collector (%s) exited with %s:\n%s" % (name, rc, c.read_log()))
@@ -130,7 +199,7 @@ def bench_backend(name, cluster, pool):
     return results
 
 
-def bench_two_collectors(cluster):
+def bench_two_collectors(cluster, probe_lag=True):
     """Two collectors on one PostgreSQL database, each driven by its own
     loadgen (8 connections each, distinct batch ids), at the same time."""
     pg = cluster.create_database()
@@ -154,13 +223,26 @@ def bench_two_collectors(cluster):
             outs.append(dict(kv.split("=", 1) for kv in line[0].split()[1:]))
         secs = max(float(o["seconds"]) for o in outs)
         pg_cpu = (cpu_ticks(postgres_pids(cluster)) - p0) / HZ / secs * 100
+        stored = pg.sql("SELECT count(*) FROM events")[0][0]
+        lags, same = [0.0], None
+        if probe_lag:  # builds before the tail (pg_tail.c) never show it
+            print("== PostgreSQL: two collectors, consistency lag", flush=True)
+            lags = consistency_lag(cs[0], cs[1])
+            time.sleep(3)  # past the default refresh interval
+            views = []
+            for c in cs:
+                st, body = c.get_json("/api/v1/overview?window=1h")
+                for k in ("generated_at", "from", "to"):
+                    body.pop(k, None)
+                views.append((st, body))
+            same = views[0] == views[1]
         for c in cs:
             if c.stop() != 0:
                 raise SystemExit("a collector did not exit 0:\n" + c.read_log())
-        stored = pg.sql("SELECT count(*) FROM events")[0][0]
         return {"records_per_s": sum(float(o["records_per_s"]) for o in outs),
                 "p99_ms": max(float(o["p99_ms"]) for o in outs), "postgres_cpu": pg_cpu,
-                "stored": stored, "acked": sum(int(o["records"]) for o in outs)}
+                "stored": stored, "acked": sum(int(o["records"]) for o in outs),
+                "lag_p50": percentile(lags, 0.5), "lag_max": max(lags), "same_overview": same}
     finally:
         for c in cs:
             c.cleanup()
@@ -169,7 +251,7 @@ def bench_two_collectors(cluster):
 def bench_pg_round(cluster, pool, label, build_dir):
     h.BUILD_DIR = build_dir  # collector_binary() looks there
     r = bench_backend("PostgreSQL " + label, cluster, pool)
-    r["two"] = bench_two_collectors(cluster)
+    r["two"] = bench_two_collectors(cluster, probe_lag=False)
     return r
 
 
@@ -235,6 +317,17 @@ def main():
           " p99 %.0f ms, postgres CPU %.0f%%; %d records acknowledged, %d events stored" % (
               two["records_per_s"], two["p99_ms"], two["postgres_cpu"], two["acked"],
               two["stored"]))
+    print("read latency after the max phase, %d requests each, ms p50 / p99:" % READS_N)
+    print("%-24s | %-15s | %-15s" % ("endpoint", "SQLite", "PostgreSQL"))
+    for name, _ in READS:
+        cells = []
+        for r in (lite, pg):
+            v = r["reads"].get(name)
+            cells.append("%6.1f / %6.1f" % v if v else "not answered")
+        print("%-24s | %-15s | %-15s" % (name, cells[0], cells[1]))
+    print("consistency lag (200 on one collector -> visible on the other): p50 %.2f s,"
+          " max %.2f s; both overviews equal after the load: %s" % (
+              two["lag_p50"], two["lag_max"], two["same_overview"]))
     if two["stored"] < two["acked"]:
         raise SystemExit("FAILED: acknowledged records missing from PostgreSQL")
 
