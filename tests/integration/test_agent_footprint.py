@@ -41,7 +41,40 @@ def cmake_cache():
         return ""
 
 
-class AgentFootprintTest(unittest.TestCase):
+class AgentRuns:
+    """A fresh source directory of the fixtures and state directory per test."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="rf-agent-footprint-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.src = os.path.join(self.tmp, "src")
+        self.state = os.path.join(self.tmp, "state")
+        os.mkdir(self.src)
+        for g in FIXTURE_GROUPS:
+            d = os.path.join(h.FIXTURES, g)
+            for name in os.listdir(d):
+                shutil.copyfile(os.path.join(d, name), os.path.join(self.src, name))
+        self.device = "agent-footprint-" + uuid.uuid4().hex[:12]
+
+    def run_agent(self, url, agent=h.AGENT, extra=(), env=None):
+        return subprocess.run(
+            [agent, "--once", "--collector", url, "--token", h.ADMIN_TOKEN,
+             "--source-dir", self.src, "--state-dir", self.state, "--device-id", self.device,
+             "--log-level", "info", "--retry-attempts", "1"] + list(extra),
+            capture_output=True, text=True, timeout=300, env=h.agent_env(env))
+
+    def peak_kib(self, p):
+        peaks = re.findall(r"peak RSS (\d+) KiB", p.stderr)
+        self.assertTrue(peaks, p.stderr)
+        return int(peaks[-1])
+
+    def stored_events(self, collector):
+        return collector.sql(
+            "SELECT count(*) FROM events t JOIN devices d ON d.id = t.device WHERE d.uid = ?",
+            (self.device,))[0][0]
+
+
+class AgentFootprintTest(AgentRuns, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if not os.path.exists(h.AGENT):
@@ -76,35 +109,6 @@ class AgentFootprintTest(unittest.TestCase):
         shutil.rmtree(cls.pki_dir, ignore_errors=True)
         assert rcs == (0, 0), "a collector did not stop cleanly: %s\n%s" % (rcs, log)
 
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="rf-agent-footprint-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
-        self.src = os.path.join(self.tmp, "src")
-        self.state = os.path.join(self.tmp, "state")
-        os.mkdir(self.src)
-        for g in FIXTURE_GROUPS:
-            d = os.path.join(h.FIXTURES, g)
-            for name in os.listdir(d):
-                shutil.copyfile(os.path.join(d, name), os.path.join(self.src, name))
-        self.device = "agent-footprint-" + uuid.uuid4().hex[:12]
-
-    def run_agent(self, url, agent=h.AGENT, extra=(), env=None):
-        return subprocess.run(
-            [agent, "--once", "--collector", url, "--token", h.ADMIN_TOKEN,
-             "--source-dir", self.src, "--state-dir", self.state, "--device-id", self.device,
-             "--log-level", "info", "--retry-attempts", "1"] + list(extra),
-            capture_output=True, text=True, timeout=300, env=h.agent_env(env))
-
-    def peak_kib(self, p):
-        peaks = re.findall(r"peak RSS (\d+) KiB", p.stderr)
-        self.assertTrue(peaks, p.stderr)
-        return int(peaks[-1])
-
-    def stored_events(self, collector):
-        return collector.sql(
-            "SELECT count(*) FROM events t JOIN devices d ON d.id = t.device WHERE d.uid = ?",
-            (self.device,))[0][0]
-
     def test_no_shared_libcurl_or_openssl(self):
         p = subprocess.run(["ldd", h.AGENT], capture_output=True, text=True, check=True)
         self.assertIn("libc.so", p.stdout)
@@ -136,6 +140,26 @@ class AgentFootprintTest(unittest.TestCase):
     def test_https_run_peaks_below_target_idle_run_below_3mb(self):
         self.check_sending_then_idle(self.tls, "https://127.0.0.1:%d" % self.tls.port,
                                      ["--ca-file", self.pki["ca.pem"]])
+
+
+class AgentCurlModuleTest(AgentRuns, unittest.TestCase):
+    """Runs in the sanitizer build too: no RSS is measured."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(h.AGENT):
+            raise unittest.SkipTest("rasfleet-agent not built at " + h.AGENT)
+        if "RF_AGENT_CURL:STRING=minimal" not in cmake_cache():
+            raise unittest.SkipTest("the agent uses the system libcurl (RF_AGENT_CURL)")
+        cls.c = h.Collector()
+        cls.c.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.c.stop()
+        log = cls.c.read_log()
+        cls.c.cleanup()
+        assert rc == 0, "collector did not stop cleanly: %s\n%s" % (rc, log)
 
     def agent_copy(self, module_bytes=None):
         """The agent binary alone in a directory, with module_bytes as its
