@@ -371,8 +371,9 @@ class PostgresCluster:
     def psql(self, dbname, query):
         """Runs query as the superuser over the unix socket; rows as tuples
         (ints converted, NULL as None)."""
-        r = subprocess.run([self.psql_bin] + self.PSQL_FORMAT + ["-v", "ON_ERROR_STOP=1", "-h", self.dir, "-p",
-                            str(self.port), "-U", "postgres", "-d", dbname, "-c", query],
+        r = subprocess.run([self.psql_bin] + self.PSQL_FORMAT +
+                           ["-v", "ON_ERROR_STOP=1", "-h", self.dir, "-p", str(self.port),
+                            "-U", "postgres", "-d", dbname, "-c", query],
                            capture_output=True, text=True, timeout=120)
         if r.returncode != 0:
             raise RuntimeError("psql: %s\n%s" % (query, r.stderr))

@@ -1,6 +1,7 @@
 """The read API is exact: every answer equals SQL over the raw rows of the
 same SQLite file, over the answer's own [from, to), and a restart (the hot
-aggregate rebuilt from SQLite) changes no answer.
+aggregate rebuilt from SQLite) changes no answer. test_pg_read_api.py runs
+the same classes on PostgreSQL.
 
 A generated fleet (tests/scenario/fleetgen.py, causes scenario, a few
 hundred devices) is posted through the real ingest API first. The SQL runs
@@ -42,7 +43,7 @@ def run_fleetgen(c, *extra):
 
 
 class ReadApiTest(h.ReadApiChecks, unittest.TestCase):
-    devices = DEVICES   # the fleet's size (test_pg_read_api.py posts a smaller one)
+    devices = DEVICES   # the fleet's size (test_pg_read_api.py: RF_PG_READ_DEVICES)
 
     @classmethod
     def new_collector(cls):
@@ -63,8 +64,8 @@ class ReadApiTest(h.ReadApiChecks, unittest.TestCase):
         cls.manifest_path = os.path.join(cls.c.dir, "manifest.json")
         cls.end = time.time()
         p = run_fleetgen(cls.c, "--scenario", "causes", "--devices", cls.devices,
-                         "--seed", SEED, "--end", "%.3f" % cls.end, "--manifest", cls.manifest_path,
-                         "--gzip", "--concurrency", 3)
+                         "--seed", SEED, "--end", "%.3f" % cls.end,
+                         "--manifest", cls.manifest_path, "--gzip", "--concurrency", 3)
         assert p.returncode == 0, "fleetgen failed:\n%s\n%s" % (p.stdout, p.stderr)
         sys.stderr.write(p.stderr)
         with open(cls.manifest_path) as f:
