@@ -369,13 +369,6 @@ static int cmd_serve(struct cli *cli)
         pg_election_share(election, &share);
         analyzer_set_share(&analyzer, &share);
     }
-    if (analyzer_start(&analyzer) != RF_OK) {
-        fprintf(stderr, "rasfleet-collector: cannot start the analyzer thread\n");
-        analyzer_free(&analyzer);
-        fleet_free(&fleet);
-        have_fleet = false;
-        goto out;
-    }
     if (writer_start(&wc, auth, &writer, err, sizeof(err)) != RF_OK) {
         fprintf(stderr, "rasfleet-collector: %s\n", err);
         goto out;
@@ -402,6 +395,13 @@ static int cmd_serve(struct cli *cli)
     }
     sqlite3_close(rodb);
     rodb = NULL;
+    /* Only now that the aggregate holds the fleet: an analyzer started on
+     * the empty one would compute (and on PostgreSQL publish to every
+     * collector) a findings document without findings. */
+    if (analyzer_start(&analyzer) != RF_OK) {
+        fprintf(stderr, "rasfleet-collector: cannot start the analyzer thread\n");
+        goto out;
+    }
     writer_set_commit_hook(writer, on_commit, &fleet);
     api.fleet = &fleet;
     api.analyzer = &analyzer;

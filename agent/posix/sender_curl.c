@@ -6,17 +6,16 @@
  * timeouts. A failure is described for the user (describe_failure): a TLS
  * refusal says which check failed and what to change.
  *
- * Which libcurl (agent/CMakeLists.txt, RF_AGENT_CURL):
- *   minimal (RF_CURL_STATIC): a libcurl built from Debian's source package
- *     for HTTP and HTTPS only (deploy/build-curl-min.sh), linked statically
- *     with OpenSSL: a run touches only the pages of the code it runs; a
- *     sending run peaks at 7.0 MB, 12.8 MB with Debian's libcurl
+ * Which libcurl (agent/CMakeLists.txt, RF_AGENT_CURL), loaded with dlopen()
+ * on the first POST either way (most agent runs have nothing new to send):
+ *   minimal (RF_CURL_MODULE): rasfleet-agent-curl.so (curl_module.c), a
+ *     libcurl built from Debian's source package for HTTP and HTTPS only
+ *     (deploy/build-curl-min.sh) and a static OpenSSL in one shared object
+ *     of the project, found next to the executable or in RF_CURL_MODULE_DIR
  *     (docs/agent.md, "Performance").
- *   system: Debian's libcurl, loaded with dlopen() on the first POST, not
- *     linked: it pulls in OpenSSL, libssh2, LDAP, Kerberos, nghttp2... whose
- *     loading alone costs ~8 MB of resident memory, and most agent runs
- *     (nothing new since the last one) send nothing at all.
- * Either way the sender calls libcurl through struct curl_api.
+ *   system: Debian's libcurl: it pulls in OpenSSL, libssh2, LDAP, Kerberos,
+ *     nghttp2... whose loading alone costs ~8 MB of resident memory.
+ * Either way the sender calls libcurl through struct curl_api (curl_api.h).
  */
 #include "sender.h"
 #include "backoff.h"
@@ -24,32 +23,18 @@
 #include "rasfleet/wire.h"
 #include "timeutil.h"
 
-#include <curl/curl.h>
-#ifndef RF_CURL_STATIC
+#include "curl_api.h"
+
 #include <dlfcn.h>
-#endif
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* The libcurl functions the sender uses, resolved by load_curl(). */
-struct curl_api {
-    void *lib; /* the dlopen() handle; NULL when linked (RF_CURL_STATIC) */
-    CURLcode (*global_init)(long);
-    void (*global_cleanup)(void);
-    CURL *(*easy_init)(void);
-    void (*easy_cleanup)(CURL *);
-    void (*easy_reset)(CURL *);
-    CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
-    CURLcode (*easy_perform)(CURL *);
-    CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
-    const char *(*easy_strerror)(CURLcode);
-    struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
-    void (*slist_free_all)(struct curl_slist *);
-};
+#include <unistd.h>
 
 struct sender {
+    void *lib; /* the dlopen() handle of libcurl or of the module */
     struct curl_api api;
     CURL *curl;
     const struct agent_config *cfg;
@@ -142,30 +127,78 @@ static void describe_failure(const struct sender *s, CURLcode cc, const char *de
     }
 }
 
-#ifdef RF_CURL_STATIC
-#define CURL_SYM(s, field, name) ((s)->api.field = name)
+#ifdef RF_CURL_MODULE
+/*
+ * Writes the path of the agent's libcurl module: next to the executable
+ * (the build tree, or an installation that keeps them together), else in
+ * RF_CURL_MODULE_DIR (the installed library directory). RF_ENOTFOUND if neither.
+ */
+static int module_path(char *out, size_t n)
+{
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            int w = snprintf(out, n, "%s/%s", exe, RF_CURL_MODULE_NAME);
+            if (w > 0 && (size_t)w < n && access(out, R_OK) == 0)
+                return RF_OK;
+        }
+    }
+    int w = snprintf(out, n, "%s/%s", RF_CURL_MODULE_DIR, RF_CURL_MODULE_NAME);
+    return w > 0 && (size_t)w < n && access(out, R_OK) == 0 ? RF_OK : RF_ENOTFOUND;
+}
+
+/* Loads rasfleet-agent-curl.so and takes its table; RF_EIO with load_error. */
+static int resolve_curl(struct sender *s)
+{
+    char path[PATH_MAX + 64];
+    if (module_path(path, sizeof(path)) != RF_OK) {
+        snprintf(s->load_error, sizeof(s->load_error),
+                 "cannot find %s next to the agent or in %s; reinstall the agent",
+                 RF_CURL_MODULE_NAME, RF_CURL_MODULE_DIR);
+        return RF_EIO;
+    }
+    s->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!s->lib) {
+        snprintf(s->load_error, sizeof(s->load_error), "cannot load %s", dlerror());
+        return RF_EIO;
+    }
+    rf_curl_module_api_fn entry;
+    void *p = dlsym(s->lib, RF_CURL_MODULE_ENTRY);
+    memcpy(&entry, &p, sizeof(p));
+    if (!p || entry(RF_CURL_MODULE_VERSION, &s->api) != 0) {
+        snprintf(s->load_error, sizeof(s->load_error),
+                 "%.120s is not this agent's version (%s); reinstall the agent", path,
+                 RF_CURL_MODULE_ENTRY);
+        dlclose(s->lib);
+        s->lib = NULL;
+        memset(&s->api, 0, sizeof(s->api));
+        return RF_EIO;
+    }
+    return RF_OK;
+}
 #else
 #define CURL_SYM(s, field, name)                                                                   \
     do {                                                                                           \
-        void *p_ = dlsym((s)->api.lib, #name);                                                     \
+        void *p_ = dlsym((s)->lib, #name);                                                         \
         if (!p_)                                                                                   \
             goto fail;                                                                             \
         memcpy(&(s)->api.field, &p_, sizeof(p_));                                                  \
     } while (0)
-#endif
 
-/* Finds libcurl (RF_CURL_STATIC: linked in; else dlopen()), fills s->api; RF_EIO with load_error. */
+/* dlopen()s the system's libcurl, fills s->api; RF_EIO with load_error. */
 static int resolve_curl(struct sender *s)
 {
-#ifndef RF_CURL_STATIC
     static const char *const names[] = {"libcurl.so.4", "libcurl.so", "libcurl.4.dylib"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !s->api.lib; i++)
-        s->api.lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-    if (!s->api.lib) {
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !s->lib; i++)
+        s->lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!s->lib) {
         snprintf(s->load_error, sizeof(s->load_error), "cannot load libcurl: %s", dlerror());
         return RF_EIO;
     }
-#endif
     CURL_SYM(s, global_init, curl_global_init);
     CURL_SYM(s, global_cleanup, curl_global_cleanup);
     CURL_SYM(s, easy_init, curl_easy_init);
@@ -178,14 +211,14 @@ static int resolve_curl(struct sender *s)
     CURL_SYM(s, slist_append, curl_slist_append);
     CURL_SYM(s, slist_free_all, curl_slist_free_all);
     return RF_OK;
-#ifndef RF_CURL_STATIC
 fail:
     snprintf(s->load_error, sizeof(s->load_error), "libcurl lacks a function: %s", dlerror());
-    dlclose(s->api.lib);
+    dlclose(s->lib);
+    s->lib = NULL;
     memset(&s->api, 0, sizeof(s->api));
     return RF_EIO;
-#endif
 }
+#endif
 
 /* Resolves libcurl and creates the easy handle; RF_EIO with load_error set. */
 static int load_curl(struct sender *s)
@@ -218,7 +251,7 @@ void sender_destroy(struct sender *s)
         s->api.easy_cleanup(s->curl);
         s->api.global_cleanup();
     }
-    /* libcurl stays mapped: OpenSSL registers atexit handlers inside it */
+    /* the library stays mapped: OpenSSL registers atexit handlers inside it */
     free(s);
 }
 

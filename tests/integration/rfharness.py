@@ -371,24 +371,79 @@ class PostgresCluster:
     def psql(self, dbname, query):
         """Runs query as the superuser over the unix socket; rows as tuples
         (ints converted, NULL as None)."""
-        r = subprocess.run([self.psql_bin, "-X", "-q", "-A", "-t", "-F", "\x1f", "-R", "\x1d", "-P",
-                            "null=\x1e", "-v", "ON_ERROR_STOP=1", "-h", self.dir, "-p",
-                            str(self.port), "-U", "postgres", "-d", dbname, "-c", query],
+        r = subprocess.run([self.psql_bin] + self.PSQL_FORMAT +
+                           ["-v", "ON_ERROR_STOP=1", "-h", self.dir, "-p", str(self.port),
+                            "-U", "postgres", "-d", dbname, "-c", query],
                            capture_output=True, text=True, timeout=120)
         if r.returncode != 0:
             raise RuntimeError("psql: %s\n%s" % (query, r.stderr))
-        rows = []
-        out = r.stdout[:-1] if r.stdout.endswith("\n") else r.stdout
-        for line in out.split("\x1d"):  # values may hold newlines
-            if line == "":
-                continue
-            rows.append(tuple(_pg_value(v) for v in line.split("\x1f")))
-        return rows
+        return _psql_rows(r.stdout)
 
-    def create_database(self, name=None):
+    PSQL_FORMAT = ["-X", "-q", "-A", "-t", "-F", "\x1f", "-R", "\x1d", "-P", "null=\x1e"]
+
+    def create_database(self, name=None, keep_session=False):
+        """keep_session: sql() goes through one psql process kept open (a
+        process per query costs 0.1-0.2 s here); for tests that run
+        hundreds of queries and never cut the database's connections."""
         name = name or "rf_" + uuid.uuid4().hex[:12]
         self.psql("postgres", "CREATE DATABASE %s OWNER %s ENCODING 'UTF8'" % (name, self.ROLE))
-        return PgDatabase(self, name)
+        return PgDatabase(self, name, keep_session)
+
+
+def _psql_rows(out):
+    """Rows as tuples from psql's output in PostgresCluster.PSQL_FORMAT."""
+    rows = []
+    out = out[:-1] if out.endswith("\n") else out
+    for line in out.split("\x1d"):  # values may hold newlines
+        if line == "":
+            continue
+        rows.append(tuple(_pg_value(v) for v in line.split("\x1f")))
+    return rows
+
+
+class _PsqlSession:
+    """One psql process reading queries from a pipe: after each query it
+    echoes a marker line with psql's ERROR variable, which ends the
+    query's output."""
+
+    def __init__(self, cluster, dbname):
+        c = cluster
+        self.marker = "--rf-end-" + uuid.uuid4().hex
+        self.proc = subprocess.Popen(
+            [c.psql_bin] + c.PSQL_FORMAT + ["-h", c.dir, "-p", str(c.port), "-U", "postgres",
+                                            "-d", dbname],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, encoding="utf-8")
+        atexit.register(self.close)
+        self.run("SET client_min_messages = warning")  # no notices among the rows
+
+    def run(self, query):
+        if self.proc.poll() is not None:
+            raise RuntimeError("psql session ended (%s)" % self.proc.returncode)
+        self.proc.stdin.write(query.rstrip().rstrip(";") + ";\n\\echo %s :ERROR\n" % self.marker)
+        self.proc.stdin.flush()
+        lines = []
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("psql session ended: %s\n%s" % (query, "".join(lines)))
+            if line.startswith(self.marker + " "):
+                break
+            lines.append(line)
+        out = "".join(lines)
+        if line.split()[-1] != "false":
+            raise RuntimeError("psql: %s\n%s" % (query, out))
+        return _psql_rows(out)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
 
 
 def _pg_value(v):
@@ -407,9 +462,11 @@ class PgDatabase:
     """One database of a PostgresCluster, as a collector sees it (url) and as
     a test checks it (sql, with SQLite-style ? parameters)."""
 
-    def __init__(self, cluster, name):
+    def __init__(self, cluster, name, keep_session=False):
         self.cluster = cluster
         self.name = name
+        self.keep_session = keep_session
+        self.session = None
 
     @property
     def url(self):
@@ -426,7 +483,11 @@ class PgDatabase:
                 text += str(value) + rest
             else:
                 text += "'" + str(value).replace("'", "''") + "'" + rest
-        return self.cluster.psql(self.name, text)
+        if not self.keep_session:
+            return self.cluster.psql(self.name, text)
+        if self.session is None:
+            self.session = _PsqlSession(self.cluster, self.name)
+        return self.session.run(text)
 
 
 _CLUSTER = None
