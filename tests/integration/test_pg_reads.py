@@ -171,7 +171,10 @@ class PgReadsTest(unittest.TestCase):
                      "/api/v1/errors?group_by=code&window=24h",
                      "/api/v1/errors?group_by=connection&window=30d",
                      "/api/v1/trend?bucket=1h&window=24h"):
-            lite, pg = self.get_both(path)
+            for _ in range(3):  # the two answers' windows end on the same minute
+                lite, pg = self.get_both(path)
+                if (lite["from"], lite["to"]) == (pg["from"], pg["to"]):
+                    break
             for body in (lite, pg):
                 body.get("groups", []).sort(key=lambda g: (-g["failures"], str(g["key"])))
             self.assertEqual(strip(pg), strip(lite), path)
