@@ -158,7 +158,7 @@ def consistency_lag(a, b, rounds=20):
         body = json.dumps({"batch_id": "lag-%d" % i, "agent": {"device_id": dev},
                            "records": [{"kind": "ras_event", "time": time.strftime(
                                "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "event_id": 20227,
-                               "record_id": 1, "level": "error", "connection": "VPN",
+                               "record_id": 1, "level": "error", "user": "CORP\\probe", "connection": "VPN",
                                "error_code": 809}]})
         st = a.request("POST", "/api/v1/ingest", body=body.encode(), headers={
             "Authorization": "Bearer " + h.ADMIN_TOKEN, "Content-Type": "application/json"})[0]
