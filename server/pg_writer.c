@@ -907,8 +907,10 @@ static void call_hook(struct pg_writer *w, struct writer_job *group, int64_t now
         w->hook(w->hook_arg, stored, inserted, n, now);
 }
 
-static void process_group(struct pg_writer *w, struct writer_job *group)
+/* writer_queue_ops.process */
+static void process_group(void *owner, struct writer_job *group)
 {
+    struct pg_writer *w = owner;
     int64_t t0 = time_mono_ns(), now = time_now_ms();
     struct writer_job *jobs[GROUP_BATCHES_MAX], *arrival[GROUP_BATCHES_MAX];
     size_t n = 0;
@@ -1025,8 +1027,10 @@ static void health_probe(struct pg_writer *w)
     }
 }
 
-static void housekeeping(struct pg_writer *w)
+/* writer_queue_ops.housekeeping */
+static void housekeeping(void *owner)
 {
+    struct pg_writer *w = owner;
     int64_t now = time_now_ms();
     pthread_mutex_lock(&w->q.lock);
     bool healthy = w->healthy;
@@ -1056,19 +1060,9 @@ static void housekeeping(struct pg_writer *w)
 
 /* ---- thread (the loop and queue policy of writer_queue.c) ---- */
 
-static void process_group_of(void *owner, struct writer_job *group)
-{
-    process_group(owner, group);
-}
-
-static void housekeeping_of(void *owner)
-{
-    housekeeping(owner);
-}
-
 static void *writer_main(void *arg)
 {
-    static const struct writer_queue_ops ops = {process_group_of, housekeeping_of};
+    static const struct writer_queue_ops ops = {process_group, housekeeping};
     struct pg_writer *w = arg;
     writer_queue_run(&w->q, &ops, w);
     return NULL;

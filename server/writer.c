@@ -518,8 +518,10 @@ static void fail_job(struct writer_job *job, int status, const char *msg)
     snprintf(job->res.message, sizeof(job->res.message), "%s", msg);
 }
 
-static void process_group(struct writer *w, struct writer_job *group)
+/* writer_queue_ops.process */
+static void process_group(void *owner, struct writer_job *group)
 {
+    struct writer *w = owner;
     int64_t t0 = time_mono_ns(), now = time_now_ms();
     uint64_t per_kind[RF_KIND_COUNT] = {0}, group_kind[RF_KIND_COUNT] = {0};
     int64_t new_devices = 0;
@@ -698,8 +700,10 @@ static void health_probe(struct writer *w)
     }
 }
 
-static void housekeeping(struct writer *w)
+/* writer_queue_ops.housekeeping */
+static void housekeeping(void *owner)
 {
+    struct writer *w = owner;
     int64_t now = time_now_ms();
     bool healthy;
     pthread_mutex_lock(&w->q.lock);
@@ -721,19 +725,9 @@ static void housekeeping(struct writer *w)
     }
 }
 
-static void process_group_of(void *owner, struct writer_job *group)
-{
-    process_group(owner, group);
-}
-
-static void housekeeping_of(void *owner)
-{
-    housekeeping(owner);
-}
-
 static void *writer_main(void *arg)
 {
-    static const struct writer_queue_ops ops = {process_group_of, housekeeping_of};
+    static const struct writer_queue_ops ops = {process_group, housekeeping};
     struct writer *w = arg;
     writer_queue_run(&w->q, &ops, w);
     return NULL;
