@@ -56,6 +56,32 @@ def fixture(*parts):
         return f.read()
 
 
+def start_all(collectors, tmp_dirs=()):
+    """Starts every collector of a test class; if one fails to start, cleans
+    them all and tmp_dirs up before re-raising."""
+    try:
+        for c in collectors:
+            c.start()
+    except Exception:
+        for c in collectors:
+            c.cleanup()
+        for d in tmp_dirs:
+            shutil.rmtree(d, ignore_errors=True)
+        raise
+
+
+def stop_all(collectors, tmp_dirs=()):
+    """Stops and cleans up the collectors started by start_all and removes
+    tmp_dirs; asserts that each one exited 0 (their logs in the message)."""
+    rcs = tuple(c.stop() for c in collectors)
+    logs = "".join(c.read_log() for c in collectors)
+    for c in collectors:
+        c.cleanup()
+    for d in tmp_dirs:
+        shutil.rmtree(d, ignore_errors=True)
+    assert rcs == (0,) * len(rcs), "a collector did not stop cleanly: %s\n%s" % (rcs, logs)
+
+
 def make_test_pki(d):
     """A throwaway PKI made with the openssl CLI in directory d, for HTTPS
     tests. Returns {name: path} of:

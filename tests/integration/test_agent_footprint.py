@@ -91,23 +91,11 @@ class AgentFootprintTest(AgentRuns, unittest.TestCase):
         cls.c = h.Collector()
         cls.tls = h.Collector(extra_args=["--tls-cert", cls.pki["server.pem"],
                                           "--tls-key", cls.pki["server.key"]])
-        try:
-            cls.c.start()
-            cls.tls.start()
-        except Exception:
-            cls.c.cleanup()
-            cls.tls.cleanup()
-            shutil.rmtree(cls.pki_dir, ignore_errors=True)
-            raise
+        h.start_all((cls.c, cls.tls), (cls.pki_dir,))
 
     @classmethod
     def tearDownClass(cls):
-        rcs = (cls.c.stop(), cls.tls.stop())
-        log = cls.c.read_log() + cls.tls.read_log()
-        cls.c.cleanup()
-        cls.tls.cleanup()
-        shutil.rmtree(cls.pki_dir, ignore_errors=True)
-        assert rcs == (0, 0), "a collector did not stop cleanly: %s\n%s" % (rcs, log)
+        h.stop_all((cls.c, cls.tls), (cls.pki_dir,))
 
     def test_no_shared_libcurl_or_openssl(self):
         p = subprocess.run(["ldd", h.AGENT], capture_output=True, text=True, check=True)

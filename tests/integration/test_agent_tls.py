@@ -58,23 +58,11 @@ class AgentTlsTest(unittest.TestCase):
                                            "--tls-key", cls.pki["server.key"]])
         cls.wrong_host = h.Collector(extra_args=["--tls-cert", cls.pki["wrong-host.pem"],
                                                  "--tls-key", cls.pki["wrong-host.key"]])
-        try:
-            cls.good.start()
-            cls.wrong_host.start()
-        except Exception:
-            cls.good.cleanup()
-            cls.wrong_host.cleanup()
-            shutil.rmtree(cls.pki_dir, ignore_errors=True)
-            raise
+        h.start_all((cls.good, cls.wrong_host), (cls.pki_dir,))
 
     @classmethod
     def tearDownClass(cls):
-        rcs = (cls.good.stop(), cls.wrong_host.stop())
-        logs = cls.good.read_log() + cls.wrong_host.read_log()
-        cls.good.cleanup()
-        cls.wrong_host.cleanup()
-        shutil.rmtree(cls.pki_dir, ignore_errors=True)
-        assert rcs == (0, 0), "a collector did not stop cleanly: %s\n%s" % (rcs, logs)
+        h.stop_all((cls.good, cls.wrong_host), (cls.pki_dir,))
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="rf-agent-tls-")
