@@ -22,14 +22,16 @@ struct checkpointer {
     bool stopping;                   /* guarded by lock */
     struct checkpointer_stats stats; /* guarded by lock */
     int last_backfilled;             /* guarded by lock */
+    bool behind;                     /* guarded by lock: catchup_frames wait to be copied */
     bool failing;                    /* thread only: the last checkpoint failed */
 };
 
-/* One checkpoint of the given mode; updates the stats and the metrics. */
-static void checkpoint_once(struct checkpointer *c, int mode)
+/* One PASSIVE checkpoint; updates the stats and the metrics. */
+static void checkpoint_once(struct checkpointer *c)
 {
     int log_frames = 0, backfilled = 0;
-    int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, mode, &log_frames, &backfilled);
+    int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
+                                       &backfilled);
     bool busy = (rc & 0xff) == SQLITE_BUSY;
     uint64_t copied = 0;
     pthread_mutex_lock(&c->lock);
@@ -44,13 +46,15 @@ static void checkpoint_once(struct checkpointer *c, int mode)
         c->stats.wal_frames = log_frames > 0 ? log_frames : 0;
         c->stats.frames += copied;
         c->stats.runs += copied > 0;
-        c->stats.restarts += mode == SQLITE_CHECKPOINT_RESTART && rc == SQLITE_OK;
+        /* frames committed while this pass copied: catch up at once, so the
+         * tail the writer copies to wrap the WAL (checkpointer.h) stays short */
+        c->behind = copied > 0 && log_frames - backfilled > c->cfg.catchup_frames;
     } else {
         c->stats.failures++;
     }
     pthread_mutex_unlock(&c->lock);
     if (rc == SQLITE_OK || busy) {
-        metrics_count_checkpoint(copied, mode == SQLITE_CHECKPOINT_RESTART && rc == SQLITE_OK);
+        metrics_count_checkpoint(copied);
         if (c->failing)
             log_info("WAL checkpoints succeed again");
         c->failing = false;
@@ -60,18 +64,13 @@ static void checkpoint_once(struct checkpointer *c, int mode)
             log_warn("WAL checkpoint failed (the WAL grows until it succeeds): %s",
                      sqlite3_errmsg(c->db));
         c->failing = true;
-        return;
-    }
-    if (mode == SQLITE_CHECKPOINT_PASSIVE && log_frames > c->cfg.restart_frames) {
-        log_info("WAL holds %d frames (limit %lld): forcing a restart checkpoint", log_frames,
-                 (long long)c->cfg.restart_frames);
-        checkpoint_once(c, SQLITE_CHECKPOINT_RESTART);
     }
 }
 
 static void *checkpointer_main(void *arg)
 {
     struct checkpointer *c = arg;
+    pthread_setname_np(pthread_self(), "rf-checkpoint");
     pthread_mutex_lock(&c->lock);
     while (!c->stopping) {
         struct timespec ts;
@@ -79,11 +78,12 @@ static void *checkpointer_main(void *arg)
         ts.tv_nsec += (long)(c->cfg.interval_ms % 1000) * 1000000L;
         ts.tv_sec += c->cfg.interval_ms / 1000 + ts.tv_nsec / 1000000000L;
         ts.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+        if (!c->behind)
+            pthread_cond_timedwait(&c->cond, &c->lock, &ts);
         if (c->stopping)
             break;
         pthread_mutex_unlock(&c->lock);
-        checkpoint_once(c, SQLITE_CHECKPOINT_PASSIVE);
+        checkpoint_once(c);
         pthread_mutex_lock(&c->lock);
     }
     pthread_mutex_unlock(&c->lock);
@@ -100,8 +100,8 @@ int checkpointer_start(const struct checkpointer_config *cfg, struct checkpointe
     c->cfg = *cfg;
     if (c->cfg.interval_ms == 0)
         c->cfg.interval_ms = 1000;
-    if (c->cfg.restart_frames <= 0)
-        c->cfg.restart_frames = 65536;
+    if (c->cfg.catchup_frames <= 0)
+        c->cfg.catchup_frames = 1024;
     int rc =
         sqlite3_open_v2(cfg->db_path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
@@ -111,8 +111,6 @@ int checkpointer_start(const struct checkpointer_config *cfg, struct checkpointe
         free(c);
         return RF_ESTORAGE;
     }
-    /* RESTART waits this long for the writer's commit; PASSIVE never waits */
-    sqlite3_busy_timeout(c->db, 2000);
     /* a connection only knows the database is in WAL mode once it has read
      * it; until then a checkpoint is a no-op that reports -1 frames */
     if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK) {
@@ -134,6 +132,18 @@ int checkpointer_start(const struct checkpointer_config *cfg, struct checkpointe
     }
     *out = c;
     return RF_OK;
+}
+
+void checkpointer_committed(struct checkpointer *c, int wal_frames)
+{
+    pthread_mutex_lock(&c->lock);
+    /* a wrapped WAL counts from its start again */
+    int base = wal_frames >= c->last_backfilled ? c->last_backfilled : 0;
+    if (!c->behind && wal_frames - base > c->cfg.catchup_frames) {
+        c->behind = true;
+        pthread_cond_signal(&c->cond);
+    }
+    pthread_mutex_unlock(&c->lock);
 }
 
 void checkpointer_get_stats(struct checkpointer *c, struct checkpointer_stats *out)

@@ -138,11 +138,15 @@ void metrics_count_retention(uint64_t rows)
     atomic_fetch_add_explicit(&m.retention_rows, rows, memory_order_relaxed);
 }
 
-void metrics_count_checkpoint(uint64_t frames, int restart)
+void metrics_count_checkpoint(uint64_t frames)
 {
     atomic_fetch_add_explicit(&m.checkpoint_frames, frames, memory_order_relaxed);
-    if (restart)
-        atomic_fetch_add_explicit(&m.checkpoint_restarts, 1, memory_order_relaxed);
+}
+
+void metrics_count_wal_wrap(uint64_t frames)
+{
+    atomic_fetch_add_explicit(&m.checkpoint_frames, frames, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m.checkpoint_restarts, 1, memory_order_relaxed);
 }
 
 void metrics_set_analyzer_leader(int leader)
@@ -223,13 +227,13 @@ static int render_counters(struct buf *b)
                         (unsigned long long)ld(&m.retention_rows));
     if (rc == RF_OK)
         rc = header(b, "rasfleet_wal_checkpoint_pages_total", "counter",
-                    "WAL pages copied into the database file by the background checkpointer.");
+                    "WAL pages copied into the database file (background checkpointer and WAL wraps).");
     if (rc == RF_OK)
         rc = buf_printf(b, "rasfleet_wal_checkpoint_pages_total %llu\n",
                         (unsigned long long)ld(&m.checkpoint_frames));
     if (rc == RF_OK)
         rc = header(b, "rasfleet_wal_checkpoint_restarts_total", "counter",
-                    "Checkpoints forced because the WAL outgrew its limit.");
+                    "WAL wraps: the writer copied the WAL's last pages between two groups so that its next commit starts the WAL over.");
     if (rc == RF_OK)
         rc = buf_printf(b, "rasfleet_wal_checkpoint_restarts_total %llu\n",
                         (unsigned long long)ld(&m.checkpoint_restarts));

@@ -68,8 +68,10 @@ void metrics_count_batch(int duplicate);
 void metrics_observe_commit(double seconds, uint64_t batches, uint64_t records);
 void metrics_count_storage_error(void);
 void metrics_count_retention(uint64_t rows);
-/* A background WAL checkpoint copied `frames` pages; restart: it was forced. */
-void metrics_count_checkpoint(uint64_t frames, int restart);
+/* A background WAL checkpoint copied `frames` pages. */
+void metrics_count_checkpoint(uint64_t frames);
+/* The writer copied the WAL's last `frames` pages so that the WAL wraps. */
+void metrics_count_wal_wrap(uint64_t frames);
 
 /* Whether this collector computes the findings (pg_election.c sets it;
  * 1 until then): rasfleet_analyzer_leader and /healthz's "analyzer". */

@@ -4,7 +4,9 @@
  *
  * Invariants:
  * - Only this thread writes through `db`.
- * - A done callback with RF_OK is issued only after COMMIT returned OK.
+ * - A done callback with RF_OK is issued only after COMMIT returned OK and
+ *   a sync of the WAL that began after it succeeded (sync_wal, walsync.h:
+ *   the connection commits with synchronous=NORMAL).
  * - The id caches (dictionary strings, devices) only ever hold ids that are
  *   committed or belong to the open transaction; every ROLLBACK clears them.
  * - Each batch runs inside its own SAVEPOINT, so a batch the database
@@ -30,6 +32,7 @@
 #include "store.h"
 #include "strmap.h"
 #include "timeutil.h"
+#include "walsync.h"
 #include "writer_queue.h"
 
 #include <pthread.h>
@@ -118,6 +121,7 @@ struct writer {
     writer_commit_hook_fn hook;
     void *hook_arg;
     struct checkpointer *checkpointer;
+    struct walsync walsync; /* the answering thread's (sync_wal) */
 
     pthread_t thread;
     struct writer_queue q;  /* its lock also guards the three below */
@@ -134,7 +138,13 @@ struct writer {
     int64_t next_retention_ms;
     int64_t next_probe_ms;
     int64_t next_token_check_ms;
+    int wal_frames; /* frames in the WAL after the last commit (wal_committed) */
+    uint64_t wal_wraps; /* guarded by q.lock */
 };
+
+/* By default the WAL wraps once it holds this many frames (16.5 MiB of 4 KiB
+ * pages). */
+#define WAL_WRAP_FRAMES 4096
 
 static void set_health(struct writer *w, bool healthy)
 {
@@ -518,10 +528,44 @@ static void fail_job(struct writer_job *job, int status, const char *msg)
     snprintf(job->res.message, sizeof(job->res.message), "%s", msg);
 }
 
+/* sqlite3_wal_hook: called after each commit with the WAL's frame count.
+ * Replaces SQLite's auto-checkpoint hook (checkpoints are the
+ * checkpointer's and wal_wrap()'s). */
+static int wal_committed(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    (void)db;
+    (void)name;
+    struct writer *w = arg;
+    w->wal_frames = frames;
+    checkpointer_committed(w->checkpointer, frames);
+    return SQLITE_OK;
+}
+
+/* Between two groups, with the WAL past WAL_WRAP_FRAMES: copies the frames
+ * the checkpointer has not (a pass's worth at most, checkpointer.h), so that
+ * the next transaction finds every frame copied and starts the WAL over. The
+ * file is then rewritten in place (journal_size_limit keeps it at 64 MiB)
+ * instead of growing. Busy (the checkpointer is mid-pass, or a reader holds
+ * an old snapshot): the next group tries again. */
+static void wal_wrap(struct writer *w)
+{
+    int frames = 0, copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+    if (rc == SQLITE_OK && copied == frames) {
+        metrics_count_wal_wrap((uint64_t)frames);
+        w->wal_frames = 0;
+        pthread_mutex_lock(&w->q.lock);
+        w->wal_wraps++;
+        pthread_mutex_unlock(&w->q.lock);
+    }
+}
+
 /* writer_queue_ops.process */
 static void process_group(void *owner, struct writer_job *group)
 {
     struct writer *w = owner;
+    if (w->wal_frames >= w->cfg.wal_wrap_frames)
+        wal_wrap(w);
     int64_t t0 = time_mono_ns(), now = time_now_ms();
     uint64_t per_kind[RF_KIND_COUNT] = {0}, group_kind[RF_KIND_COUNT] = {0};
     int64_t new_devices = 0;
@@ -692,12 +736,27 @@ static void health_probe(struct writer *w)
     snprintf(sql, sizeof(sql),
              "BEGIN IMMEDIATE; INSERT OR REPLACE INTO meta VALUES('heartbeat', '%lld'); COMMIT;",
              (long long)time_now_ms());
-    if (exec_simple(w->db, sql) == SQLITE_OK) {
+    char err[200];
+    if (exec_simple(w->db, sql) == SQLITE_OK &&
+        walsync_flush(&w->walsync, err, sizeof(err)) == RF_OK) {
         set_health(w, true);
         log_info("storage accepts writes again");
     } else {
         exec_simple(w->db, "ROLLBACK");
     }
+}
+
+/* writer_queue_ops.flush, on the queue's answering thread */
+static int sync_wal(void *owner, char *err, size_t errlen)
+{
+    struct writer *w = owner;
+    int rc = walsync_flush(&w->walsync, err, errlen);
+    if (rc != RF_OK) {
+        set_health(w, false);
+        metrics_count_storage_error();
+        log_error("%s", err);
+    }
+    return rc;
 }
 
 /* writer_queue_ops.housekeeping */
@@ -727,8 +786,9 @@ static void housekeeping(void *owner)
 
 static void *writer_main(void *arg)
 {
-    static const struct writer_queue_ops ops = {process_group, housekeeping};
+    static const struct writer_queue_ops ops = {process_group, housekeeping, sync_wal};
     struct writer *w = arg;
+    pthread_setname_np(pthread_self(), "rf-writer");
     writer_queue_run(&w->q, &ops, w);
     return NULL;
 }
@@ -763,6 +823,7 @@ static int count_devices(sqlite3 *db, int64_t *out)
 static void writer_free(struct writer *w)
 {
     checkpointer_stop(w->checkpointer);
+    walsync_free(&w->walsync);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(w->st[i]);
     if (w->db)
@@ -791,6 +852,8 @@ int writer_start(const struct writer_config *cfg, struct auth *auth, struct writ
         return prc;
     }
     w->cfg = *cfg;
+    if (w->cfg.wal_wrap_frames <= 0)
+        w->cfg.wal_wrap_frames = WAL_WRAP_FRAMES;
     w->db_path = strdup(cfg->db_path);
     w->auth = auth;
     w->healthy = true;
@@ -799,7 +862,10 @@ int writer_start(const struct writer_config *cfg, struct auth *auth, struct writ
     strmap_init(&w->device_cache);
     buf_init(&w->scratch);
     rollup_batch_init(&w->rollup);
-    int rc = store_open(cfg->db_path, STORE_READ_WRITE, &w->db, errbuf, errlen);
+    int rc = walsync_init(&w->walsync, cfg->db_path);
+    if (rc != RF_OK)
+        goto fail;
+    rc = store_open(cfg->db_path, STORE_READ_WRITE, &w->db, errbuf, errlen);
     if (rc != RF_OK)
         goto fail;
     if (cfg->max_db_bytes > 0) {
@@ -808,12 +874,13 @@ int writer_start(const struct writer_config *cfg, struct auth *auth, struct writ
                  (long long)(cfg->max_db_bytes / 4096 > 1 ? cfg->max_db_bytes / 4096 : 1));
         exec_simple(w->db, sql);
     }
-    /* checkpoints run on their own thread, off the commit path; the WAL
-     * wraps every 4096 frames (16 MiB, see checkpointer.h) */
+    /* checkpoints run on their own thread, off the commit path; the writer
+     * wraps the WAL every wal_wrap_frames frames (see checkpointer.h) */
     exec_simple(w->db, "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;");
-    struct checkpointer_config cc = {.db_path = cfg->db_path,
-                                     .interval_ms = 500,
-                                     .restart_frames = 4096};
+    /* commits are made durable by sync_wal() before they are answered */
+    exec_simple(w->db, "PRAGMA synchronous=NORMAL;");
+    sqlite3_wal_hook(w->db, wal_committed, w);
+    struct checkpointer_config cc = {.db_path = cfg->db_path, .interval_ms = 500};
     if ((rc = checkpointer_start(&cc, &w->checkpointer, errbuf, errlen)) != RF_OK)
         goto fail;
     if ((rc = prepare_all(w, errbuf, errlen)) != RF_OK)
@@ -873,6 +940,7 @@ void writer_get_stats(struct writer *w, struct writer_stats *out)
     out->healthy = w->healthy;
     out->devices_known = w->devices_known;
     out->cache_bytes = w->cache_bytes;
+    out->wal_wraps = w->wal_wraps;
     pthread_mutex_unlock(&w->q.lock);
 }
 

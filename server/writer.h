@@ -41,6 +41,7 @@ struct writer_config {
     int64_t max_db_bytes;     /* 0 = no cap (PRAGMA max_page_count) */
     int retention_interval_s; /* how often retention runs */
     int group_wait_ms;        /* under load, let a small group fill this long (0 = never) */
+    int wal_wrap_frames;      /* SQLite: WAL frames past which the writer wraps it (0: 4096) */
 };
 
 struct writer_result {
@@ -50,7 +51,8 @@ struct writer_result {
     char message[200]; /* for a person when status != RF_OK */
 };
 
-/* Called on the writer thread once per submitted batch. */
+/* Called once per submitted batch, on the writer thread (PostgreSQL) or on
+ * its answering thread once the commit is durable (SQLite, walsync.h). */
 typedef void (*writer_done_fn)(void *arg, const struct writer_result *res);
 
 /* Called on the writer thread after each successful commit with the batches
@@ -76,6 +78,7 @@ struct writer_stats {
     int64_t devices_known;
     size_t cache_bytes;
     int64_t database_bytes; /* 0: not known to the backend (SQLite: stat the file) */
+    uint64_t wal_wraps;     /* SQLite: times the writer started the WAL over */
 };
 
 /* Opens the database (migrating it), starts the thread. auth (may be NULL)

@@ -3,9 +3,11 @@
  * writer_queue.h.
  */
 #include "writer_queue.h"
+#include "log.h"
 #include "rasfleet/result.h"
 #include "timeutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -20,12 +22,14 @@ void writer_queue_init(struct writer_queue *q, const struct writer_config *cfg,
                                    cfg->group_wait_ms > 0 ? (unsigned)cfg->group_wait_ms : 0};
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->cond, NULL);
+    pthread_cond_init(&q->ack_cond, NULL);
 }
 
 void writer_queue_destroy(struct writer_queue *q)
 {
     pthread_mutex_destroy(&q->lock);
     pthread_cond_destroy(&q->cond);
+    pthread_cond_destroy(&q->ack_cond);
 }
 
 int writer_queue_submit(struct writer_queue *q, struct rf_batch *batch, size_t bytes,
@@ -134,9 +138,93 @@ static void finish_group(struct writer_job *group)
     }
 }
 
+/* A flush failed: the group's stored batches are answered with its error. */
+static void fail_unflushed(struct writer_job *group, const char *err)
+{
+    for (struct writer_job *j = group; j; j = j->next) {
+        if (j->res.status != RF_OK)
+            continue;
+        j->res.status = RF_ESTORAGE;
+        j->res.duplicate = false;
+        snprintf(j->res.message, sizeof(j->res.message), "%s", err);
+    }
+}
+
+struct ack_thread {
+    struct writer_queue *q;
+    const struct writer_queue_ops *ops;
+    void *owner;
+};
+
+/* The answering thread: one flush for every group handed over before it
+ * began, then their answers, in order. */
+static void *ack_main(void *arg)
+{
+    struct ack_thread *a = arg;
+    struct writer_queue *q = a->q;
+    pthread_setname_np(pthread_self(), "rf-sync");
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        while (!q->ack_head && !q->ack_stopping)
+            pthread_cond_wait(&q->ack_cond, &q->lock);
+        if (!q->ack_head)
+            break;
+        struct writer_job *groups = q->ack_head;
+        q->ack_head = q->ack_tail = NULL;
+        q->ack_groups = 0;
+        pthread_cond_broadcast(&q->ack_cond); /* a writer waiting for room */
+        pthread_mutex_unlock(&q->lock);
+        char err[200] = "";
+        int rc = a->ops->flush(a->owner, err, sizeof(err));
+        while (groups) {
+            struct writer_job *next = groups->next_group;
+            if (rc != RF_OK)
+                fail_unflushed(groups, err);
+            finish_group(groups);
+            groups = next;
+        }
+        pthread_mutex_lock(&q->lock);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return NULL;
+}
+
+/* Hands a processed group to the answering thread; waits while
+ * ACK_MAX_GROUPS groups already wait for their flush. */
+static void hand_over(struct writer_queue *q, struct writer_job *group)
+{
+    pthread_mutex_lock(&q->lock);
+    while (q->ack_groups >= ACK_MAX_GROUPS)
+        pthread_cond_wait(&q->ack_cond, &q->lock);
+    group->next_group = NULL;
+    if (q->ack_tail)
+        q->ack_tail->next_group = group;
+    else
+        q->ack_head = group;
+    q->ack_tail = group;
+    q->ack_groups++;
+    pthread_cond_broadcast(&q->ack_cond);
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* Without a thread for it (it could not start), a flush before answering. */
+static void flush_and_finish(const struct writer_queue_ops *ops, void *owner,
+                             struct writer_job *group)
+{
+    char err[200] = "";
+    if (ops->flush(owner, err, sizeof(err)) != RF_OK)
+        fail_unflushed(group, err);
+    finish_group(group);
+}
+
 void writer_queue_run(struct writer_queue *q, const struct writer_queue_ops *ops, void *owner)
 {
     int64_t next_housekeeping = time_now_ms() + 1000;
+    struct ack_thread ack = {q, ops, owner};
+    pthread_t ack_tid;
+    bool acking = ops->flush && pthread_create(&ack_tid, NULL, ack_main, &ack) == 0;
+    if (ops->flush && !acking)
+        log_warn("cannot start the answering thread: each group waits for its own flush");
     for (;;) {
         pthread_mutex_lock(&q->lock);
         while (!q->head && !q->stopping) {
@@ -151,16 +239,25 @@ void writer_queue_run(struct writer_queue *q, const struct writer_queue_ops *ops
             }
         }
         if (!q->head && q->stopping) {
+            q->ack_stopping = true;
+            pthread_cond_broadcast(&q->ack_cond);
             pthread_mutex_unlock(&q->lock);
             break;
         }
         struct writer_job *group = take_group_locked(q);
         pthread_mutex_unlock(&q->lock);
         ops->process(owner, group);
-        finish_group(group);
+        if (acking)
+            hand_over(q, group);
+        else if (ops->flush)
+            flush_and_finish(ops, owner, group);
+        else
+            finish_group(group);
         if (time_now_ms() >= next_housekeeping) { /* a busy collector still ages data out */
             ops->housekeeping(owner);
             next_housekeeping = time_now_ms() + 1000;
         }
     }
+    if (acking)
+        pthread_join(ack_tid, NULL); /* it answers what waits, then ends */
 }

@@ -14,6 +14,12 @@
  *   while an idle collector commits at once;
  * - housekeeping runs after a second without work, and at most once a
  *   second between groups, so a busy collector still ages data out;
+ * - with an ops->flush (SQLite), answers go out on a second thread: the
+ *   writer hands each processed group over and goes on with the next, and
+ *   that thread calls flush() once for every group handed over before the
+ *   call began (so one disk sync serves all of them), then answers them, in
+ *   order; a failed flush fails the groups that waited for it (503). At
+ *   most ACK_MAX_GROUPS groups wait for it, then the writer waits too;
  * - stop drains: every queued batch is processed and answered.
  *
  * The queue's lock also guards the owner's own shared fields (health,
@@ -38,6 +44,7 @@ struct writer_job {
     writer_done_fn done;
     void *arg;
     struct writer_job *next;
+    struct writer_job *next_group; /* first job of the next group awaiting its flush */
     struct writer_result res;
     int64_t queued_ns;   /* when it entered the queue (monotonic) */
     bool created_device; /* PostgreSQL writer: this batch inserted its device */
@@ -54,7 +61,15 @@ struct writer_queue {
     bool stopping;                  /* guarded by lock */
     size_t max_batches, max_bytes, group_records, group_batches;
     unsigned group_wait_ms;
+    /* the answering thread (ops->flush) */
+    pthread_cond_t ack_cond;
+    struct writer_job *ack_head, *ack_tail; /* groups awaiting their flush; guarded by lock */
+    size_t ack_groups;                      /* guarded by lock */
+    bool ack_stopping;                      /* guarded by lock */
 };
+
+/* Processed groups that may wait for a flush before the writer waits too. */
+#define ACK_MAX_GROUPS 16
 
 void writer_queue_init(struct writer_queue *q, const struct writer_config *cfg,
                        size_t group_batches);
@@ -77,10 +92,14 @@ void writer_queue_stop(struct writer_queue *q);
 struct writer_queue_ops {
     void (*process)(void *owner, struct writer_job *group); /* fills every job's res */
     void (*housekeeping)(void *owner);
+    /* optional: makes every group process() returned so far durable; RF_OK,
+     * or an error with its message in err (the waiting groups get 503) */
+    int (*flush)(void *owner, char *err, size_t errlen);
 };
 
 /* The thread's loop: returns once stopping and drained. Calls every job's
- * done callback after process(), then frees the jobs. */
+ * done callback after process() (and, given ops->flush, after the flush
+ * that followed it, on a thread of its own), then frees the jobs. */
 void writer_queue_run(struct writer_queue *q, const struct writer_queue_ops *ops, void *owner);
 
 #endif

@@ -2,7 +2,9 @@
  * test_writer_queue.c - the writer threads' shared queue and loop
  * (server/writer_queue.c): the bounds (batches; bytes once a batch waits),
  * refusal after stop, groups bounded by records and batches in arrival
- * order, a stop that drains, and done called once per job.
+ * order, a stop that drains, and done called once per job; with a flush,
+ * answers only after a flush that began after their group was processed,
+ * and a failed flush failing the batches that waited for it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,8 +14,11 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rasfleet/result.h"
 #include "writer_queue.h"
@@ -107,7 +112,7 @@ static void test_bounds_and_stop(void **state)
     batch_of(&b, 1);
     assert_int_equal(writer_queue_submit(&q, &b, 10, on_done, &slots[1]), RF_ESTOPPED);
     rf_batch_free(&b);
-    static const struct writer_queue_ops ops = {process, housekeeping};
+    static const struct writer_queue_ops ops = {process, housekeeping, NULL};
     writer_queue_run(&q, &ops, &s);
     assert_int_equal(s.n_done, 1);
     assert_int_equal(s.n_groups, 1);
@@ -135,7 +140,7 @@ static void test_groups_bounded_in_order(void **state)
         assert_int_equal(writer_queue_submit(&q, &b, 100, on_done, &slots[i]), RF_OK);
     }
     writer_queue_stop(&q);
-    static const struct writer_queue_ops ops = {process, housekeeping};
+    static const struct writer_queue_ops ops = {process, housekeeping, NULL};
     writer_queue_run(&q, &ops, &s);
     assert_int_equal(s.n_done, (int)n);
     for (int i = 0; i < s.n_done; i++)
@@ -152,11 +157,137 @@ static void test_groups_bounded_in_order(void **state)
     writer_queue_destroy(&q);
 }
 
+/* ---- the answering thread (ops->flush) ---- */
+
+struct acked {
+    pthread_mutex_t lock;
+    int processed;      /* groups processed (writer: the test's thread) */
+    int flushed_upto;   /* groups processed before the last flush began */
+    int flushes;
+    int flush_fails;    /* the flush fails from this call on (0: never) */
+    int order[64];      /* job ids in the order they were answered */
+    int status[64];     /* by job id */
+    char message[64][200];
+    int group_of[64];   /* by job id: the group that carried it */
+    int flushed_at_answer[64];
+    int n_answered;
+};
+
+struct ack_slot {
+    struct acked *a;
+    int id;
+};
+
+static void acked_done(void *arg, const struct writer_result *res)
+{
+    const struct ack_slot *slot = arg;
+    struct acked *a = slot->a;
+    pthread_mutex_lock(&a->lock);
+    a->order[a->n_answered++] = slot->id;
+    a->status[slot->id] = res->status;
+    snprintf(a->message[slot->id], sizeof(a->message[0]), "%s", res->message);
+    a->flushed_at_answer[slot->id] = a->flushed_upto;
+    pthread_mutex_unlock(&a->lock);
+}
+
+/* stores every job; job id 2 is refused alone (as a database refusal is) */
+static void acked_process(void *owner, struct writer_job *group)
+{
+    struct acked *a = owner;
+    pthread_mutex_lock(&a->lock);
+    for (struct writer_job *j = group; j; j = j->next) {
+        const struct ack_slot *slot = j->arg;
+        a->group_of[slot->id] = a->processed;
+        j->res.status = slot->id == 2 ? RF_EINVAL : RF_OK;
+    }
+    a->processed++;
+    pthread_mutex_unlock(&a->lock);
+}
+
+static int acked_flush(void *owner, char *err, size_t errlen)
+{
+    struct acked *a = owner;
+    pthread_mutex_lock(&a->lock);
+    a->flushed_upto = a->processed;
+    int n = ++a->flushes;
+    bool fail = a->flush_fails && n >= a->flush_fails;
+    pthread_mutex_unlock(&a->lock);
+    usleep(2000); /* a disk sync takes a while: groups pile up behind it */
+    if (fail) {
+        snprintf(err, errlen, "the disk said no");
+        return RF_EIO;
+    }
+    return RF_OK;
+}
+
+static void nop_housekeeping(void *owner)
+{
+    (void)owner;
+}
+
+static void run_acked(struct acked *a, struct ack_slot *slots, int n)
+{
+    struct writer_config c = config();
+    c.queue_batches = 64;
+    c.queue_bytes = 1 << 20;
+    c.group_records = 2; /* groups of at most two one-record batches */
+    struct writer_queue q;
+    writer_queue_init(&q, &c, 512);
+    for (int i = 0; i < n; i++) {
+        struct rf_batch b;
+        batch_of(&b, 1);
+        slots[i] = (struct ack_slot){a, i};
+        assert_int_equal(writer_queue_submit(&q, &b, 10, acked_done, &slots[i]), RF_OK);
+    }
+    writer_queue_stop(&q);
+    static const struct writer_queue_ops ops = {acked_process, nop_housekeeping, acked_flush};
+    writer_queue_run(&q, &ops, a);
+    writer_queue_destroy(&q);
+}
+
+static void test_answers_after_flush(void **state)
+{
+    (void)state;
+    struct acked a = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    struct ack_slot slots[40];
+    run_acked(&a, slots, 40);
+    assert_int_equal(a.n_answered, 40);
+    assert_int_equal(a.processed, 20);
+    for (int i = 0; i < 40; i++) {
+        assert_int_equal(a.order[i], i); /* in arrival order */
+        /* a flush began after the job's group was processed */
+        assert_true(a.flushed_at_answer[i] > a.group_of[i]);
+        assert_int_equal(a.status[i], i == 2 ? RF_EINVAL : RF_OK);
+    }
+    /* one flush serves the groups processed while the previous one ran */
+    assert_true(a.flushes >= 1);
+    assert_true(a.flushes < 20);
+}
+
+static void test_failed_flush_fails_waiting_batches(void **state)
+{
+    (void)state;
+    struct acked a = {.lock = PTHREAD_MUTEX_INITIALIZER, .flush_fails = 1};
+    struct ack_slot slots[6];
+    run_acked(&a, slots, 6);
+    assert_int_equal(a.n_answered, 6);
+    for (int i = 0; i < 6; i++) {
+        if (i == 2) { /* refused by the database before: keeps its own answer */
+            assert_int_equal(a.status[i], RF_EINVAL);
+            continue;
+        }
+        assert_int_equal(a.status[i], RF_ESTORAGE);
+        assert_string_equal(a.message[i], "the disk said no");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bounds_and_stop),
         cmocka_unit_test(test_groups_bounded_in_order),
+        cmocka_unit_test(test_answers_after_flush),
+        cmocka_unit_test(test_failed_flush_fails_waiting_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
