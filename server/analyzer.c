@@ -42,6 +42,11 @@
 #define PATTERN_WINDOW_MIN (24 * 60)
 #define MAX_LISTED_DEVICES 200
 #define MAX_CODES 256
+/* A scan of the failure log lets the writer's commit hook in every so many
+ * entries (fleet_yield_read): on a shared 2-core machine a recompute over
+ * 1.5 M failures held the lock 20-70 ms (preempted mid-scan), and every
+ * answer waited for it. */
+#define YIELD_EVERY 65536
 
 void analyzer_config_defaults(struct analyzer_config *c)
 {
@@ -108,14 +113,17 @@ static int bits_init(struct bits *b, size_t n)
     return b->w ? RF_OK : RF_ENOMEM;
 }
 
+/* Devices past n joined while a scan let the writer in (YIELD_EVERY):
+ * they are not in this round's sets. */
 static void bits_set(struct bits *b, size_t i)
 {
-    b->w[i >> 6] |= 1ull << (i & 63);
+    if (i < b->n)
+        b->w[i >> 6] |= 1ull << (i & 63);
 }
 
 static bool bits_has(const struct bits *b, size_t i)
 {
-    return (b->w[i >> 6] >> (i & 63)) & 1;
+    return i < b->n && ((b->w[i >> 6] >> (i & 63)) & 1);
 }
 
 static size_t bits_count(const struct bits *b)
@@ -333,6 +341,11 @@ struct code_info {
     struct bits failing; /* devices failing with the code in the pattern window */
     int64_t first_ms, last_ms;
     uint64_t failures;
+    /* the spike rule's counts (spike_scan): failures per minute over the
+     * baseline and the recent window, index now_min - minute, and the
+     * devices failing with the code in the recent window */
+    uint32_t *spike_per_min;
+    struct bits spike_devs;
 };
 
 /* P(X >= k) for X ~ Binomial(n, p), summed in log space. */
@@ -552,37 +565,81 @@ static int emit_concentration(struct analyzer *an, struct out *o, struct code_in
     return o->rc;
 }
 
-static int emit_spike(struct analyzer *an, struct out *o, int32_t code, uint32_t now_min)
+/* Minutes the spike rule looks at: the baseline and the recent window. */
+static uint32_t spike_span(const struct analyzer *an)
+{
+    return (uint32_t)an->cfg.spike_baseline_h * 60 + (uint32_t)an->cfg.spike_window_min;
+}
+
+/* Fills every code's spike counts in one pass over the failure log. It was
+ * one pass per code: at 1.5 M failures and 20 codes those passes held the
+ * fleet's read lock, and so the writer's commit hook behind it, for 60-70
+ * ms every recompute (docs/benchmarks.md). */
+static int spike_scan(const struct analyzer *an, struct code_info *codes, size_t n_codes,
+                      uint32_t now_min)
 {
     const struct fleet *f = an->fleet;
+    uint32_t win = (uint32_t)an->cfg.spike_window_min, span = spike_span(an);
+    enum { SLOTS = 2 * MAX_CODES }; /* code -> index, open addressing */
+    int32_t slot_code[SLOTS];
+    int16_t slot_index[SLOTS];
+    for (size_t i = 0; i < SLOTS; i++)
+        slot_index[i] = -1;
+    for (size_t c = 0; c < n_codes; c++) {
+        codes[c].spike_per_min = calloc(span, sizeof(uint32_t));
+        if (!codes[c].spike_per_min || bits_init(&codes[c].spike_devs, f->n_devs) != RF_OK)
+            return RF_ENOMEM;
+        size_t h = ((uint32_t)codes[c].code * 2654435761u) % SLOTS;
+        while (slot_index[h] >= 0)
+            h = (h + 1) % SLOTS;
+        slot_code[h] = codes[c].code;
+        slot_index[h] = (int16_t)c;
+    }
+    for (size_t i = 0; i < f->n_fails; i++) {
+        if (i % YIELD_EVERY == YIELD_EVERY - 1)
+            fleet_yield_read(an->fleet);
+        const struct fleet_fail *x = &f->fails[i];
+        if (x->minute > now_min || now_min - x->minute >= span)
+            continue;
+        size_t h = ((uint32_t)x->code * 2654435761u) % SLOTS;
+        while (slot_index[h] >= 0 && slot_code[h] != x->code)
+            h = (h + 1) % SLOTS;
+        if (slot_index[h] < 0)
+            continue; /* no failure in the pattern window: no spike */
+        struct code_info *ci = &codes[slot_index[h]];
+        uint32_t ago = now_min - x->minute;
+        ci->spike_per_min[ago]++;
+        if (ago < win)
+            bits_set(&ci->spike_devs, x->dev);
+    }
+    return RF_OK;
+}
+
+static int emit_spike(struct analyzer *an, struct out *o, const struct code_info *ci,
+                      uint32_t now_min)
+{
+    int32_t code = ci->code;
     uint32_t win = (uint32_t)an->cfg.spike_window_min;
-    uint32_t base_min = (uint32_t)an->cfg.spike_baseline_h * 60;
-    uint32_t recent_from = now_min - win + 1, base_from = recent_from - base_min;
+    uint32_t base_min = (uint32_t)an->cfg.spike_baseline_h * 60, span = spike_span(an);
     enum { B = 10 }; /* minutes per onset bucket */
     size_t nb = (base_min + win) / B + 1;
     uint64_t recent = 0, base = 0;
     uint32_t *buckets = calloc(nb, sizeof(uint32_t));
-    struct bits devs;
-    if (!buckets || bits_init(&devs, f->n_devs) != RF_OK) {
-        free(buckets);
+    if (!buckets)
         return RF_ENOMEM;
+    for (uint32_t ago = 0; ago < span; ago++) {
+        uint32_t n = ci->spike_per_min[ago];
+        buckets[ago / B] += n;
+        if (ago < win)
+            recent += n;
+        else
+            base += n;
     }
-    for (size_t i = 0; i < f->n_fails; i++) {
-        const struct fleet_fail *x = &f->fails[i];
-        if (x->code != code || x->minute < base_from || x->minute > now_min)
-            continue;
-        buckets[(now_min - x->minute) / B]++;
-        if (x->minute >= recent_from) {
-            recent++;
-            bits_set(&devs, x->dev);
-        } else {
-            base++;
-        }
-    }
+    const struct bits *devs = &ci->spike_devs;
     double base_per_hour = (double)base / an->cfg.spike_baseline_h;
     double recent_per_hour = (double)recent * 60.0 / win;
     double floor_rate = base_per_hour > 1.0 ? base_per_hour : 1.0;
-    size_t n_devs = bits_count(&devs);
+    size_t n_devs = bits_count(devs);
     if (recent_per_hour >= an->cfg.spike_factor * floor_rate &&
         (int)n_devs >= an->cfg.spike_min_devices) {
         /* Onset: walk back over elevated 10-minute buckets. The baseline
@@ -607,10 +664,11 @@ static int emit_spike(struct analyzer *an, struct out *o, int32_t code, uint32_t
             rate = rate > 1.0 ? rate : 1.0;
         }
         uint32_t run_start = now_min - (uint32_t)k * B - (B - 1), onset_min = now_min;
-        for (size_t i = 0; i < f->n_fails; i++) { /* the first failure of the run */
-            const struct fleet_fail *x = &f->fails[i];
-            if (x->code == code && x->minute >= run_start && x->minute < onset_min)
-                onset_min = x->minute;
+        for (uint32_t ago = now_min - run_start; ago >= 1; ago--) { /* the run's first failure */
+            if (ago < span && ci->spike_per_min[ago]) {
+                onset_min = now_min - ago;
+                break;
+            }
         }
         const struct check_rule *rule = checks_rule_find("fleet-spike");
         char id[64], label[96], title[200], summary[512], onset_ts[TIME_RFC3339_MAX];
@@ -638,13 +696,12 @@ static int emit_spike(struct analyzer *an, struct out *o, int32_t code, uint32_t
                                code, win, (unsigned long long)recent, recent_per_hour,
                                an->cfg.spike_baseline_h, (unsigned long long)base, base_per_hour,
                                recent_per_hour / floor_rate, onset_ts, n_devs);
-        out_devices(o, &devs);
+        out_devices(o, devs);
         out_code_remediation(o, code);
         if (o->rc == RF_OK)
             o->rc = buf_append_char(o->b, '}');
     }
     free(buckets);
-    free(devs.w);
     return o->rc;
 }
 
@@ -738,6 +795,8 @@ static int build(struct analyzer *an, struct buf *b)
         if (f->devs[i].last_seen >= (int64_t)from_min * 60000)
             bits_set(&reporting, i);
     for (size_t i = 0; i < f->n_fails && rc == RF_OK; i++) {
+        if (i % YIELD_EVERY == YIELD_EVERY - 1)
+            fleet_yield_read(an->fleet);
         const struct fleet_fail *x = &f->fails[i];
         if (x->minute < from_min || x->minute > now_min)
             continue;
@@ -764,16 +823,21 @@ static int build(struct analyzer *an, struct buf *b)
     if (rc == RF_OK)
         rc =
             buf_printf(b, "{\"generated_at\":\"%s\",\"pattern_window\":\"24h\",\"findings\":[", ts);
+    if (rc == RF_OK)
+        rc = spike_scan(an, codes, n_codes, now_min);
     o.rc = rc;
     for (size_t c = 0; c < n_codes && o.rc == RF_OK; c++) {
-        emit_spike(an, &o, codes[c].code, now_min);
+        emit_spike(an, &o, &codes[c], now_min);
         emit_concentration(an, &o, &codes[c], &reporting, n_reporting);
     }
     emit_device_rules(&o);
     if (o.rc == RF_OK)
         o.rc = buf_printf(b, "],\"count\":%zu}", o.n);
-    for (size_t c = 0; c < n_codes; c++)
+    for (size_t c = 0; c < n_codes; c++) {
         free(codes[c].failing.w);
+        free(codes[c].spike_per_min);
+        free(codes[c].spike_devs.w);
+    }
     free(reporting.w);
     return o.rc;
 }
@@ -804,9 +868,10 @@ static int refresh(struct analyzer *an, bool only_if_missing)
     int64_t built = an->built_ms;
     pthread_mutex_unlock(&an->lock);
     fleet_lock_read(an->fleet);
-    /* taken under the lock: generated_at is never older than a commit the
-     * document includes (a reader waiting for findings that include its
-     * last batch compares the two) */
+    /* taken under the lock: the document includes every commit before
+     * generated_at (a reader waiting for findings that include its last
+     * batch compares the two); it may include some later ones, applied
+     * while build() let the writer in */
     int64_t now = time_now_ms();
     uint64_t version = an->fleet->version;
     bool stale = missing || (!only_if_missing &&

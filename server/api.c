@@ -19,6 +19,7 @@
 #include "api.h"
 #include "batch_json.h"
 #include "catalog.h"
+#include "event_message.h"
 #include "log.h"
 #include "rasfleet/result.h"
 #include "readstore.h"
@@ -1185,7 +1186,20 @@ static int event_row(struct rs_rows *st, struct buf *b)
             rc = buf_append_json_str(b, r ? r->symbol : NULL);
     }
     put_col_str(b, "coid", st, 8, &rc);
-    put_col_str(b, "message", st, 9, &rc);
+    /* a message stored as a mark (event_message.h): the same text, rendered */
+    const char *message = rs_text(st, 9);
+    struct buf m = BUF_INIT;
+    if (!message && !rs_null(st, 10) && rs_int(st, 10) == EVENT_MESSAGE_TEMPLATE_EN) {
+        int event_id = (int)rs_int(st, 1);
+        if (event_message_render(event_id, rs_text(st, 8), rs_text(st, 4), rs_text(st, 5),
+                                 rs_int(st, event_id == 20226 ? 7 : 6), &m) == RF_OK)
+            message = m.data;
+    }
+    if (rc == RF_OK)
+        rc = buf_append_str(b, ",\"message\":");
+    if (rc == RF_OK)
+        rc = buf_append_json_str(b, message);
+    buf_free(&m);
     return rc == RF_OK ? buf_append_char(b, '}') : rc;
 }
 

@@ -59,7 +59,13 @@ int fleet_init(struct fleet *f, const struct fleet_config *cfg)
         f->cfg.max_failures = 8u << 20;
     if (f->cfg.max_losses == 0)
         f->cfg.max_losses = 1u << 20;
-    pthread_rwlock_init(&f->lock, NULL);
+    /* writers first: a stream of readers (API requests, the analyzer) must
+     * not keep the commit hook out; no reader takes the lock twice */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&f->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
     strtab_init(&f->str);
     rf_arena_init(&f->baseline_arena);
     f->ring_len = (uint32_t)f->cfg.horizon_days * 1440u;
@@ -122,6 +128,12 @@ void fleet_lock_read(struct fleet *f)
 void fleet_unlock(struct fleet *f)
 {
     pthread_rwlock_unlock(&f->lock);
+}
+
+void fleet_yield_read(struct fleet *f)
+{
+    pthread_rwlock_unlock(&f->lock);
+    pthread_rwlock_rdlock(&f->lock);
 }
 
 long fleet_find_device(const struct fleet *f, const char *uid)

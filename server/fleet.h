@@ -26,7 +26,9 @@
  * front keeps the order, and the device list pages without sorting.
  *
  * Locking: fleet_lock_read()/fleet_unlock() around every read; updates take
- * the write lock inside fleet_apply(). Memory is bounded by the horizon and
+ * the write lock inside fleet_apply(). The lock prefers writers, so a read
+ * must never take it twice; a long read lets updates in with
+ * fleet_yield_read(). Memory is bounded by the horizon and
  * by max_failures; fleet_memory_bytes() reports it.
  */
 #ifndef RASFLEET_FLEET_H
@@ -164,6 +166,11 @@ void fleet_free(struct fleet *f);
 
 void fleet_lock_read(struct fleet *f);
 void fleet_unlock(struct fleet *f);
+/* With the read lock held: lets a waiting update in, then reads on. The
+ * logs and the device array may have grown or moved meanwhile: re-read
+ * f->fails, f->n_fails, f->devs, f->n_devs (entries are only appended, but
+ * for the compaction of entries past the horizon). */
+void fleet_yield_read(struct fleet *f);
 
 /* Applies committed batches (writer commit hook). inserted[i][r] tells
  * whether record r of batch i was new (events deduplicated by record id

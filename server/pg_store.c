@@ -115,6 +115,9 @@ static const char *const migrations[] = {
     " FROM events WHERE event_id = 20227 GROUP BY 1, 2, 3, 4;"
     "CREATE TABLE findings(id smallint PRIMARY KEY CHECK(id = 1), generated bigint NOT NULL,"
     " node text NOT NULL, body text NOT NULL);",
+    /* 3: SQLite's migration 5 (event_message.h): rows migrated from SQLite
+     * keep their mark; this writer stores every message as text */
+    "ALTER TABLE events ADD COLUMN message_template smallint;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

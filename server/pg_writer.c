@@ -1062,7 +1062,7 @@ static void housekeeping(void *owner)
 
 static void *writer_main(void *arg)
 {
-    static const struct writer_queue_ops ops = {process_group, housekeeping, NULL};
+    static const struct writer_queue_ops ops = {process_group, housekeeping, NULL, NULL};
     struct pg_writer *w = arg;
     writer_queue_run(&w->q, &ops, w);
     return NULL;

@@ -33,7 +33,8 @@ static const char *const query_sql[RS_QUERY_COUNT] = {
                     " WHERE p.device = ?1 AND p.time ="
                     " (SELECT max(time) FROM vpn_policies WHERE device = ?1) ORDER BY p.id",
     [RS_EVENTS] = "SELECT e.time, e.event_id, e.record_id, e.level, u.s, c.s,"
-                  " e.error_code, e.reason_code, e.coid, e.message FROM events e"
+                  " e.error_code, e.reason_code, e.coid, e.message, e.message_template"
+                  " FROM events e"
                   " JOIN dict u ON u.id = e.\"user\" JOIN dict c ON c.id = e.connection"
                   " WHERE e.device = ?1 ORDER BY e.time DESC, e.record_id DESC LIMIT 100",
     /* the events of one CoId, from the dial (20221) to the outcome */

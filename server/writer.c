@@ -23,6 +23,7 @@
 #include "buf.h"
 #include "checkpointer.h"
 #include "dburl.h"
+#include "event_message.h"
 #include "log.h"
 #include "metrics.h"
 #include "pg_writer.h"
@@ -90,7 +91,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_DICT_INSERT] = "INSERT INTO dict(s) VALUES(?)",
     [ST_EVENT_INSERT] = "INSERT OR IGNORE INTO events(device, time, received, event_id,"
                         " record_id, level, user, connection, error_code, reason_code, coid,"
-                        " message) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                        " message, message_template) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_IFACE_INSERT] = "INSERT INTO iface_metrics(device, time, alias, ifindex, family, metric,"
                         " automatic, connected, if_type, mtu) VALUES(?,?,?,?,?,?,?,?,?,?)",
     [ST_PBK_INSERT] = "INSERT INTO pbk_entries(device, time, scope, connection, settings)"
@@ -296,7 +297,14 @@ static int insert_event(struct writer *w, int64_t dev, int64_t now, const struct
     if (e->has_reason_code)
         sqlite3_bind_int64(st, 10, e->reason_code);
     bind_opt_text(st, 11, e->coid);
-    bind_opt_text(st, 12, e->message);
+    /* a message that is its catalogue text is stored as a mark (event_message.h) */
+    bool has_code = e->event_id == 20226 ? e->has_reason_code : e->has_error_code;
+    int64_t code = e->event_id == 20226 ? e->reason_code : e->error_code;
+    if (has_code && event_message_matches(e->event_id, e->coid, e->user, e->connection, code,
+                                          e->message))
+        sqlite3_bind_int(st, 13, EVENT_MESSAGE_TEMPLATE_EN);
+    else
+        bind_opt_text(st, 12, e->message);
     rc = step_reset(st);
     if (rc != SQLITE_DONE)
         return rc;
@@ -623,23 +631,8 @@ static void process_group(void *owner, struct writer_job *group)
     w->devices_known += new_devices;
     w->cache_bytes = strmap_bytes(&w->dict_cache) + strmap_bytes(&w->device_cache);
     pthread_mutex_unlock(&w->q.lock);
-    if (w->hook) {
-        const struct rf_batch *stored[512];
-        const uint8_t *inserted[512];
-        size_t n = 0;
-        for (struct writer_job *j = group; j; j = j->next) {
-            if (j->res.status == RF_OK && !j->res.duplicate) {
-                inserted[n] = j->inserted;
-                stored[n++] = &j->batch;
-                if (n == sizeof(stored) / sizeof(stored[0])) {
-                    w->hook(w->hook_arg, stored, inserted, n, now);
-                    n = 0;
-                }
-            }
-        }
-        if (n)
-            w->hook(w->hook_arg, stored, inserted, n, now);
-    }
+    for (struct writer_job *j = group; j; j = j->next)
+        j->received_ms = now;
     for (struct writer_job *j = group; j; j = j->next)
         if (j->res.status == RF_OK)
             metrics_count_batch(j->res.duplicate);
@@ -746,6 +739,35 @@ static void health_probe(struct writer *w)
     }
 }
 
+/* writer_queue_ops.committed, on the queue's answering thread before the
+ * group is answered: the commit hook (the hot aggregate) sees the group's
+ * new batches. Off the writer thread, so a reader holding the aggregate's
+ * lock (the analyzer's recompute, tens of ms on a big fleet) delays these
+ * answers but never the next commits (docs/storage.md). */
+static void apply_committed(void *owner, struct writer_job *group)
+{
+    struct writer *w = owner;
+    if (!w->hook)
+        return;
+    const struct rf_batch *stored[512];
+    const uint8_t *inserted[512];
+    size_t n = 0;
+    int64_t now = 0;
+    for (struct writer_job *j = group; j; j = j->next) {
+        if (j->res.status == RF_OK && !j->res.duplicate) {
+            inserted[n] = j->inserted;
+            stored[n++] = &j->batch;
+            now = j->received_ms; /* the same for the whole group */
+            if (n == sizeof(stored) / sizeof(stored[0])) {
+                w->hook(w->hook_arg, stored, inserted, n, now);
+                n = 0;
+            }
+        }
+    }
+    if (n)
+        w->hook(w->hook_arg, stored, inserted, n, now);
+}
+
 /* writer_queue_ops.flush, on the queue's answering thread */
 static int sync_wal(void *owner, char *err, size_t errlen)
 {
@@ -786,7 +808,8 @@ static void housekeeping(void *owner)
 
 static void *writer_main(void *arg)
 {
-    static const struct writer_queue_ops ops = {process_group, housekeeping, sync_wal};
+    static const struct writer_queue_ops ops = {process_group, housekeeping, sync_wal,
+                                                apply_committed};
     struct writer *w = arg;
     pthread_setname_np(pthread_self(), "rf-writer");
     writer_queue_run(&w->q, &ops, w);

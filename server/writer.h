@@ -55,8 +55,10 @@ struct writer_result {
  * its answering thread once the commit is durable (SQLite, walsync.h). */
 typedef void (*writer_done_fn)(void *arg, const struct writer_result *res);
 
-/* Called on the writer thread after each successful commit with the batches
- * that were stored (duplicates excluded), before their done callbacks.
+/* Called after each successful commit with the batches that were stored
+ * (duplicates excluded), before their done callbacks, in commit order: on
+ * the writer thread (PostgreSQL), or on its answering thread after the WAL
+ * sync (SQLite), so the writer never waits for the hook's readers.
  * inserted[i][r] is 1 when record r of batch i was new (events already
  * stored under the same device and record id are 0). now_ms is the receipt
  * time written to the database for these batches. */

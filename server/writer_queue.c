@@ -178,6 +178,8 @@ static void *ack_main(void *arg)
         int rc = a->ops->flush(a->owner, err, sizeof(err));
         while (groups) {
             struct writer_job *next = groups->next_group;
+            if (a->ops->committed)
+                a->ops->committed(a->owner, groups);
             if (rc != RF_OK)
                 fail_unflushed(groups, err);
             finish_group(groups);
@@ -212,7 +214,10 @@ static void flush_and_finish(const struct writer_queue_ops *ops, void *owner,
                              struct writer_job *group)
 {
     char err[200] = "";
-    if (ops->flush(owner, err, sizeof(err)) != RF_OK)
+    int rc = ops->flush(owner, err, sizeof(err));
+    if (ops->committed)
+        ops->committed(owner, group);
+    if (rc != RF_OK)
         fail_unflushed(group, err);
     finish_group(group);
 }

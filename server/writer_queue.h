@@ -17,8 +17,9 @@
  * - with an ops->flush (SQLite), answers go out on a second thread: the
  *   writer hands each processed group over and goes on with the next, and
  *   that thread calls flush() once for every group handed over before the
- *   call began (so one disk sync serves all of them), then answers them, in
- *   order; a failed flush fails the groups that waited for it (503). At
+ *   call began (so one disk sync serves all of them), then committed() and
+ *   the answers of each, in order; a failed flush fails the groups that
+ *   waited for it (503). At
  *   most ACK_MAX_GROUPS groups wait for it, then the writer waits too;
  * - stop drains: every queued batch is processed and answered.
  *
@@ -45,6 +46,7 @@ struct writer_job {
     void *arg;
     struct writer_job *next;
     struct writer_job *next_group; /* first job of the next group awaiting its flush */
+    int64_t received_ms;           /* SQLite writer: the receipt time its group wrote */
     struct writer_result res;
     int64_t queued_ns;   /* when it entered the queue (monotonic) */
     bool created_device; /* PostgreSQL writer: this batch inserted its device */
@@ -95,6 +97,10 @@ struct writer_queue_ops {
     /* optional: makes every group process() returned so far durable; RF_OK,
      * or an error with its message in err (the waiting groups get 503) */
     int (*flush)(void *owner, char *err, size_t errlen);
+    /* optional, with flush: called on the answering thread for each group,
+     * in order, after its flush and before its answers (also when the
+     * flush failed: the rows are committed) */
+    void (*committed)(void *owner, struct writer_job *group);
 };
 
 /* The thread's loop: returns once stopping and drained. Calls every job's

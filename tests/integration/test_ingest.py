@@ -51,6 +51,59 @@ class IngestTest(unittest.TestCase):
             self.assertEqual(body["detail"]["field"], field, body)
 
     # ---- accepted ----
+    def test_event_messages_come_back_byte_for_byte(self):
+        """A 20226/20227 message that is its catalogue text is stored as a
+        mark on SQLite (event_message.h); every message, marked or not, comes
+        back from the device API exactly as it was sent."""
+        dev = "dev-msg-" + uuid.uuid4().hex[:8]
+        coid = "3F2A0C1B-7A44-0000-8E61-0C2B447AD9%02d"
+
+        def ev(i, event_id, code, message, user="CORP\\alice"):
+            r = {"kind": "ras_event", "time": "2026-11-20T08:%02d:00Z" % i,
+                 "event_id": event_id, "record_id": 900 + i,
+                 "level": "error" if event_id == 20227 else "information", "user": user,
+                 "connection": "Always On VPN", "coid": coid % i, "message": message}
+            if event_id == 20227:
+                r["error_code"] = code
+            elif event_id == 20226:
+                r["reason_code"] = code
+            return r
+
+        std = ("CoId={%s}: The user CORP\\alice dialed a connection named Always On VPN"
+               " which has failed. The error code returned on failure is %d.")
+        sent = [
+            (ev(1, 20227, 809, std % (coid % 1, 809)), True),
+            (ev(2, 20226, 631, "CoId={%s}: The user CORP\\alice dialed a connection named"
+                " Always On VPN which has terminated. The reason code returned on termination"
+                " is 631." % (coid % 2)), True),
+            (ev(3, 20227, -2146893048, std % (coid % 3, -2146893048)), True),
+            (ev(4, 20227, 809, (std % (coid % 4, 809)) + " "), False),  # one byte more
+            (ev(5, 20227, 812, std % (coid % 5, 809)), False),  # the text names another code
+            (ev(6, 20227, 809, "CoId={%s}: Der Benutzer CORP\\alice hat eine Verbindung mit"
+                " dem Namen Always On VPN gew\u00e4hlt, die nicht hergestellt werden konnte."
+                " Der bei dem Fehler zur\u00fcckgegebene Fehlercode lautet 809." % (coid % 6)),
+             False),
+            (ev(7, 20225, 0, "CoId={%s}: The user CORP\\alice has dialed a connection named"
+                " Always On VPN to the Remote Access Server which has successfully connected."
+                " The connection parameters are:\nTunnelProtocol = IKEv2\n" % (coid % 7)),
+             False),
+        ]
+        batch = {"schema": 1, "batch_id": str(uuid.uuid4()),
+                 "agent": {"device_id": dev, "hostname": "LT-MSG"},
+                 "records": [r for r, _ in sent]}
+        status, _, body = self.c.post_batch(batch)
+        self.assertEqual(status, 200, body)
+        status, detail = self.c.get_json("/api/v1/devices/" + dev)
+        self.assertEqual(status, 200, detail)
+        got = {e["record_id"]: e.get("message") for e in detail["recent_events"]}
+        for r, _ in sent:
+            self.assertEqual(got[r["record_id"]], r["message"], r["record_id"])
+        if not self.c.db.startswith("postgresql://"):
+            rows = dict(self.c.sql(
+                "SELECT e.record_id, e.message IS NULL AND e.message_template = 1 FROM events e"
+                " JOIN devices d ON d.id = e.device WHERE d.uid = ?", (dev,)))
+            self.assertEqual(rows, {r["record_id"]: int(marked) for r, marked in sent})
+
     def test_sample_batch_json_then_duplicate(self):
         batch = json.loads(h.fixture("records", "batch-all-kinds.json"))
         batch["batch_id"] = str(uuid.uuid4())

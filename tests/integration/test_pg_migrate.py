@@ -210,19 +210,21 @@ class PgMigrateTest(unittest.TestCase):
             c.cleanup()
 
     def test_older_schema_is_upgraded_first(self):
-        """A file as schema 2 left it (no agent tables, no rollups): store.c
+        """A file as schema 2 left it (no agent tables, no rollups, no message
+        marks): store.c
         brings it to the current schema (rollups filled from the events),
         then it is copied."""
         src = self.copy_source("schema2.db")
         con = sqlite3.connect(src)
         con.executescript("DROP TABLE rollup_attempts; DROP TABLE rollup_failures;"
                           " DROP TABLE agent_losses; DROP TABLE agent_status;"
+                          " ALTER TABLE events DROP COLUMN message_template;"
                           " PRAGMA user_version = 2;")
         con.close()
         pgdb = self.cluster.create_database()
         rc, out = migrate(src, pgdb.url)
         self.assertEqual(rc, 0, out)
-        self.assertIn("source schema version 2: upgrading it to 4 first", out)
+        self.assertIn("source schema version 2: upgrading it to 5 first", out)
         for t in TABLES:
             self.assertEqual(pg_rows(pgdb, src, t), crlf(sqlite_rows(src, t)), t)
         self.assertGreater(pg_counts(pgdb)["rollup_failures"], 0)

@@ -281,6 +281,16 @@ class RollupApiTest(h.ReadApiChecks, unittest.TestCase):
                 path = os.path.join(self.c.dir, "schema%d.db" % version)
                 shutil.copy(self.c.db, path)
                 con = sqlite3.connect(path)
+                # before schema 5 every message was text (storage.md, message marks)
+                con.executescript(
+                    "UPDATE events SET message = 'CoId={' || coid || '}: The user '"
+                    " || (SELECT s FROM dict WHERE id = events.user) || ' dialed a connection"
+                    " named ' || (SELECT s FROM dict WHERE id = events.connection) || CASE"
+                    " event_id WHEN 20226 THEN ' which has terminated. The reason code returned"
+                    " on termination is ' || reason_code ELSE ' which has failed. The error"
+                    " code returned on failure is ' || error_code END || '.'"
+                    " WHERE message_template = 1;"
+                    " ALTER TABLE events DROP COLUMN message_template;")
                 con.executescript("DROP TABLE rollup_attempts; DROP TABLE rollup_failures;")
                 if version <= 2:
                     con.executescript("DROP TABLE agent_losses; DROP TABLE agent_status;")

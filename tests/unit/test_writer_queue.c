@@ -3,8 +3,9 @@
  * (server/writer_queue.c): the bounds (batches; bytes once a batch waits),
  * refusal after stop, groups bounded by records and batches in arrival
  * order, a stop that drains, and done called once per job; with a flush,
- * answers only after a flush that began after their group was processed,
- * and a failed flush failing the batches that waited for it.
+ * answers only after a flush that began after their group was processed
+ * (committed() in between), and a failed flush failing the batches that
+ * waited for it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -112,7 +113,7 @@ static void test_bounds_and_stop(void **state)
     batch_of(&b, 1);
     assert_int_equal(writer_queue_submit(&q, &b, 10, on_done, &slots[1]), RF_ESTOPPED);
     rf_batch_free(&b);
-    static const struct writer_queue_ops ops = {process, housekeeping, NULL};
+    static const struct writer_queue_ops ops = {process, housekeeping, NULL, NULL};
     writer_queue_run(&q, &ops, &s);
     assert_int_equal(s.n_done, 1);
     assert_int_equal(s.n_groups, 1);
@@ -140,7 +141,7 @@ static void test_groups_bounded_in_order(void **state)
         assert_int_equal(writer_queue_submit(&q, &b, 100, on_done, &slots[i]), RF_OK);
     }
     writer_queue_stop(&q);
-    static const struct writer_queue_ops ops = {process, housekeeping, NULL};
+    static const struct writer_queue_ops ops = {process, housekeeping, NULL, NULL};
     writer_queue_run(&q, &ops, &s);
     assert_int_equal(s.n_done, (int)n);
     for (int i = 0; i < s.n_done; i++)
@@ -170,6 +171,9 @@ struct acked {
     char message[64][200];
     int group_of[64];   /* by job id: the group that carried it */
     int flushed_at_answer[64];
+    bool committed[64];           /* committed() saw the job */
+    bool committed_at_answer[64]; /* ... before its answer */
+    int flushed_at_commit[64];
     int n_answered;
 };
 
@@ -187,6 +191,19 @@ static void acked_done(void *arg, const struct writer_result *res)
     a->status[slot->id] = res->status;
     snprintf(a->message[slot->id], sizeof(a->message[0]), "%s", res->message);
     a->flushed_at_answer[slot->id] = a->flushed_upto;
+    a->committed_at_answer[slot->id] = a->committed[slot->id];
+    pthread_mutex_unlock(&a->lock);
+}
+
+static void acked_committed(void *owner, struct writer_job *group)
+{
+    struct acked *a = owner;
+    pthread_mutex_lock(&a->lock);
+    for (struct writer_job *j = group; j; j = j->next) {
+        const struct ack_slot *slot = j->arg;
+        a->committed[slot->id] = true;
+        a->flushed_at_commit[slot->id] = a->flushed_upto;
+    }
     pthread_mutex_unlock(&a->lock);
 }
 
@@ -240,7 +257,8 @@ static void run_acked(struct acked *a, struct ack_slot *slots, int n)
         assert_int_equal(writer_queue_submit(&q, &b, 10, acked_done, &slots[i]), RF_OK);
     }
     writer_queue_stop(&q);
-    static const struct writer_queue_ops ops = {acked_process, nop_housekeeping, acked_flush};
+    static const struct writer_queue_ops ops = {acked_process, nop_housekeeping, acked_flush,
+                                                acked_committed};
     writer_queue_run(&q, &ops, a);
     writer_queue_destroy(&q);
 }
@@ -255,8 +273,11 @@ static void test_answers_after_flush(void **state)
     assert_int_equal(a.processed, 20);
     for (int i = 0; i < 40; i++) {
         assert_int_equal(a.order[i], i); /* in arrival order */
-        /* a flush began after the job's group was processed */
+        /* a flush began after the job's group was processed, and committed()
+         * saw the group after that flush and before the answer */
         assert_true(a.flushed_at_answer[i] > a.group_of[i]);
+        assert_true(a.committed_at_answer[i]);
+        assert_true(a.flushed_at_commit[i] > a.group_of[i]);
         assert_int_equal(a.status[i], i == 2 ? RF_EINVAL : RF_OK);
     }
     /* one flush serves the groups processed while the previous one ran */
@@ -278,6 +299,8 @@ static void test_failed_flush_fails_waiting_batches(void **state)
         }
         assert_int_equal(a.status[i], RF_ESTORAGE);
         assert_string_equal(a.message[i], "the disk said no");
+        /* the rows are committed: the hot aggregate still sees them */
+        assert_true(a.committed_at_answer[i]);
     }
 }
 
