@@ -6,7 +6,9 @@
  * batches of N events cycling over D devices) straight into the events
  * table of a fresh database opened with the collector's own store_open(),
  * so schema, pragmas (WAL, synchronous=FULL, cache size, autocheckpoint)
- * are the collector's. It uses the writer's exact INSERT statement,
+ * are the collector's. It uses the writer's exact INSERT statement and, as
+ * the writer does, stores a 20226/20227 message that is its catalogue text
+ * as a mark (common/event_message.h),
  * prepared once, in transactions of --txn-rows rows (the collector's
  * group_records default). No HTTP, no JSON, no dictionary lookups: the
  * rate the storage engine allows, to divide the collector's rate by.
@@ -27,6 +29,7 @@
  * rollups.
  */
 #include "benchgen.h"
+#include "event_message.h"
 #include "rasfleet/result.h"
 #include "rollup.h"
 #include "store.h"
@@ -47,7 +50,7 @@
 static const char *const event_insert_sql =
     "INSERT OR IGNORE INTO events(device, time, received, event_id,"
     " record_id, level, user, connection, error_code, reason_code, coid,"
-    " message) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)";
+    " message, message_template) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 struct opts {
     const char *dir;
@@ -259,7 +262,13 @@ static int run_mode(const struct opts *o, bool full, struct benchgen_event *evs)
             if (e->has_reason_code)
                 sqlite3_bind_int64(ins, 10, e->reason_code);
             sqlite3_bind_text(ins, 11, e->coid, -1, SQLITE_STATIC);
-            if (e->message[0])
+            int64_t code = e->event_id == 20226 ? e->reason_code : e->error_code;
+            bool has_code = e->event_id == 20226 ? e->has_reason_code : e->has_error_code;
+            if (has_code && e->message[0] &&
+                event_message_matches(e->event_id, e->coid, e->user, e->connection, code,
+                                      e->message))
+                sqlite3_bind_int(ins, 13, EVENT_MESSAGE_TEMPLATE_EN);
+            else if (e->message[0])
                 sqlite3_bind_text(ins, 12, e->message, -1, SQLITE_STATIC);
             int src = sqlite3_step(ins);
             sqlite3_reset(ins);

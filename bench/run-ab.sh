@@ -41,15 +41,15 @@ HZ=$(getconf CLK_TCK)
 RUN_ID=$(( ($(date +%s) % 100000) * 10 + 1 ))
 FAILED=0
 
-writer_ticks() { # CPU ticks of the writer thread (named rf-writer)
-    local t
+writer_ticks() { # CPU ticks of the writer thread (named rf-writer; "-": a
+    local t      # build from before the threads had names)
     for t in /proc/"$CPID"/task/*; do
         if [ "$(cat "$t/comm" 2>/dev/null)" = rf-writer ]; then
             awk '{print $14 + $15}' "$t/stat"
             return
         fi
     done
-    echo 0
+    echo -
 }
 
 one_run() { # one_run LABEL BUILD -> one line
@@ -77,7 +77,8 @@ one_run() { # one_run LABEL BUILD -> one line
     [ "$(kv errors)" = 0 ] || FAILED=1
     printf '%-2s records/s %7s  p50 %7s  p90 %7s  p99 %7s  max %7s ms  writer CPU %3s%%  commits %5s  db %5s MiB  machine %s%%\n' \
         "$label" "$(kv records_per_s)" "$(kv p50_ms)" "$(kv p90_ms)" "$(kv p99_ms)" "$(kv max_ms)" \
-        "$(awk -v a="$w0" -v b="$w1" -v hz="$HZ" -v s="$(kv seconds)" 'BEGIN {printf "%d", (b - a) / hz / s * 100}')" \
+        "$(awk -v a="$w0" -v b="$w1" -v hz="$HZ" -v s="$(kv seconds)" \
+            'BEGIN {if (a == "-") print "-"; else printf "%d", (b - a) / hz / s * 100}')" \
         "$commits" "$((size / 1048576))" "$(kv machine_pct)"
     rm -rf "$dir"
 }
