@@ -136,6 +136,8 @@ int checkpointer_start(const struct checkpointer_config *cfg, struct checkpointe
 
 void checkpointer_committed(struct checkpointer *c, int wal_frames)
 {
+    if (!c)
+        return;
     pthread_mutex_lock(&c->lock);
     /* a wrapped WAL counts from its start again */
     int base = wal_frames >= c->last_backfilled ? c->last_backfilled : 0;

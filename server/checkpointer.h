@@ -51,7 +51,7 @@ int checkpointer_start(const struct checkpointer_config *cfg, struct checkpointe
                        char *errbuf, size_t errlen);
 
 /* The writer committed and the WAL holds wal_frames frames (from
- * sqlite3_wal_hook): wakes the thread once catchup_frames wait. */
+ * sqlite3_wal_hook): wakes the thread once catchup_frames wait. NULL-safe. */
 void checkpointer_committed(struct checkpointer *c, int wal_frames);
 
 void checkpointer_get_stats(struct checkpointer *c, struct checkpointer_stats *out);
