@@ -141,7 +141,6 @@ struct pg_writer {
 
     pthread_t thread;
     struct writer_queue q;  /* its lock also guards the four below */
-    bool healthy;           /* guarded by q.lock */
     int64_t devices_known;  /* guarded by q.lock */
     size_t cache_bytes;     /* guarded by q.lock */
     int64_t database_bytes; /* guarded by q.lock */
@@ -161,13 +160,6 @@ struct pg_writer {
 };
 
 /* ---- connection ---- */
-
-static void set_health(struct pg_writer *w, bool healthy)
-{
-    pthread_mutex_lock(&w->q.lock);
-    w->healthy = healthy;
-    pthread_mutex_unlock(&w->q.lock);
-}
 
 static void disconnect(struct pg_writer *w)
 {
@@ -924,7 +916,7 @@ static void process_group(void *owner, struct writer_job *group)
         log_warn("group of %zu batches rolled back (%s); retrying", n, w->err);
     }
     if (rc != RF_OK) {
-        set_health(w, false);
+        writer_queue_set_commit_ok(&w->q, false);
         w->next_probe_ms = time_now_ms() + 1000;
         metrics_count_storage_error();
         log_error("group of %zu batches not stored: %s", n, w->err);
@@ -951,7 +943,7 @@ static void process_group(void *owner, struct writer_job *group)
     for (int k = 0; k < RF_KIND_COUNT; k++)
         metrics_count_records((enum rf_kind)k, kinds[k]);
     pthread_mutex_lock(&w->q.lock);
-    w->healthy = true;
+    writer_queue_commit_ok_locked(&w->q, true);
     w->devices_known += new_devices;
     w->cache_bytes = strmap_bytes(&w->dict_cache);
     pthread_mutex_unlock(&w->q.lock);
@@ -1020,7 +1012,7 @@ static void health_probe(struct pg_writer *w)
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (ok) {
-        set_health(w, true);
+        writer_queue_probe_ok(&w->q);
         log_info("PostgreSQL accepts writes again");
     } else {
         disconnect(w); /* session settings (read-only) are fixed at connect */
@@ -1032,9 +1024,7 @@ static void housekeeping(void *owner)
 {
     struct pg_writer *w = owner;
     int64_t now = time_now_ms();
-    pthread_mutex_lock(&w->q.lock);
-    bool healthy = w->healthy;
-    pthread_mutex_unlock(&w->q.lock);
+    bool healthy = writer_queue_healthy(&w->q);
     if (!healthy || !w->conn) {
         if (now >= w->next_probe_ms) {
             health_probe(w);
@@ -1092,7 +1082,6 @@ int pg_writer_start(const struct writer_config *cfg, struct auth *auth, struct p
         return RF_ENOMEM;
     w->cfg = *cfg;
     w->auth = auth;
-    w->healthy = true;
     writer_queue_init(&w->q, cfg, GROUP_BATCHES_MAX);
     strmap_init(&w->dict_cache);
     for (int i = 0; i < C_COUNT; i++)
@@ -1146,7 +1135,6 @@ void pg_writer_get_stats(struct pg_writer *w, struct writer_stats *out)
 {
     pthread_mutex_lock(&w->q.lock);
     writer_queue_stats_locked(&w->q, out);
-    out->healthy = w->healthy;
     out->devices_known = w->devices_known;
     out->cache_bytes = w->cache_bytes;
     out->database_bytes = w->database_bytes;

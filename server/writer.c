@@ -126,7 +126,6 @@ struct writer {
 
     pthread_t thread;
     struct writer_queue q;  /* its lock also guards the three below */
-    bool healthy;           /* guarded by q.lock */
     int64_t devices_known;  /* guarded by q.lock */
     size_t cache_bytes;     /* guarded by q.lock */
 
@@ -146,13 +145,6 @@ struct writer {
 /* By default the WAL wraps once it holds this many frames (16.5 MiB of 4 KiB
  * pages). */
 #define WAL_WRAP_FRAMES 4096
-
-static void set_health(struct writer *w, bool healthy)
-{
-    pthread_mutex_lock(&w->q.lock);
-    w->healthy = healthy;
-    pthread_mutex_unlock(&w->q.lock);
-}
 
 static int step_reset(sqlite3_stmt *st)
 {
@@ -627,7 +619,7 @@ static void process_group(void *owner, struct writer_job *group)
     for (int k = 0; k < RF_KIND_COUNT; k++)
         metrics_count_records((enum rf_kind)k, group_kind[k]);
     pthread_mutex_lock(&w->q.lock);
-    w->healthy = true;
+    writer_queue_commit_ok_locked(&w->q, true);
     w->devices_known += new_devices;
     w->cache_bytes = strmap_bytes(&w->dict_cache) + strmap_bytes(&w->device_cache);
     pthread_mutex_unlock(&w->q.lock);
@@ -639,7 +631,7 @@ static void process_group(void *owner, struct writer_job *group)
     return;
 failed:
     clear_caches(w);
-    set_health(w, false);
+    writer_queue_set_commit_ok(&w->q, false);
     metrics_count_storage_error();
     log_error("group of %zu batches not stored: %s", n_jobs, err);
     for (struct writer_job *j = group; j; j = j->next)
@@ -732,7 +724,7 @@ static void health_probe(struct writer *w)
     char err[200];
     if (exec_simple(w->db, sql) == SQLITE_OK &&
         walsync_flush(&w->walsync, err, sizeof(err)) == RF_OK) {
-        set_health(w, true);
+        writer_queue_probe_ok(&w->q);
         log_info("storage accepts writes again");
     } else {
         exec_simple(w->db, "ROLLBACK");
@@ -773,8 +765,7 @@ static int sync_wal(void *owner, char *err, size_t errlen)
 {
     struct writer *w = owner;
     int rc = walsync_flush(&w->walsync, err, errlen);
-    if (rc != RF_OK) {
-        set_health(w, false);
+    if (rc != RF_OK) { /* the queue marks storage unhealthy until a flush succeeds */
         metrics_count_storage_error();
         log_error("%s", err);
     }
@@ -786,10 +777,7 @@ static void housekeeping(void *owner)
 {
     struct writer *w = owner;
     int64_t now = time_now_ms();
-    bool healthy;
-    pthread_mutex_lock(&w->q.lock);
-    healthy = w->healthy;
-    pthread_mutex_unlock(&w->q.lock);
+    bool healthy = writer_queue_healthy(&w->q);
     if (now >= w->next_token_check_ms) {
         check_tokens(w);
         w->next_token_check_ms = now + 1000;
@@ -879,7 +867,6 @@ int writer_start(const struct writer_config *cfg, struct auth *auth, struct writ
         w->cfg.wal_wrap_frames = WAL_WRAP_FRAMES;
     w->db_path = strdup(cfg->db_path);
     w->auth = auth;
-    w->healthy = true;
     writer_queue_init(&w->q, cfg, GROUP_BATCHES_MAX);
     strmap_init(&w->dict_cache);
     strmap_init(&w->device_cache);
@@ -960,7 +947,6 @@ void writer_get_stats(struct writer *w, struct writer_stats *out)
     }
     pthread_mutex_lock(&w->q.lock);
     writer_queue_stats_locked(&w->q, out);
-    out->healthy = w->healthy;
     out->devices_known = w->devices_known;
     out->cache_bytes = w->cache_bytes;
     out->wal_wraps = w->wal_wraps;

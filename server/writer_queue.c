@@ -23,6 +23,7 @@ void writer_queue_init(struct writer_queue *q, const struct writer_config *cfg,
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->cond, NULL);
     pthread_cond_init(&q->ack_cond, NULL);
+    q->commit_ok = q->flush_ok = true;
 }
 
 void writer_queue_destroy(struct writer_queue *q)
@@ -81,6 +82,34 @@ void writer_queue_stats_locked(const struct writer_queue *q, struct writer_stats
     out->queue_depth = q->depth;
     out->queue_capacity = q->max_batches;
     out->queue_bytes = q->bytes;
+    out->healthy = q->commit_ok && q->flush_ok;
+}
+
+void writer_queue_commit_ok_locked(struct writer_queue *q, bool ok)
+{
+    q->commit_ok = ok;
+}
+
+bool writer_queue_healthy(struct writer_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    bool ok = q->commit_ok && q->flush_ok;
+    pthread_mutex_unlock(&q->lock);
+    return ok;
+}
+
+void writer_queue_set_commit_ok(struct writer_queue *q, bool ok)
+{
+    pthread_mutex_lock(&q->lock);
+    q->commit_ok = ok;
+    pthread_mutex_unlock(&q->lock);
+}
+
+void writer_queue_probe_ok(struct writer_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->commit_ok = q->flush_ok = true;
+    pthread_mutex_unlock(&q->lock);
 }
 
 void writer_queue_stop(struct writer_queue *q)
@@ -176,6 +205,9 @@ static void *ack_main(void *arg)
         pthread_mutex_unlock(&q->lock);
         char err[200] = "";
         int rc = a->ops->flush(a->owner, err, sizeof(err));
+        pthread_mutex_lock(&q->lock);
+        q->flush_ok = rc == RF_OK;
+        pthread_mutex_unlock(&q->lock);
         while (groups) {
             struct writer_job *next = groups->next_group;
             if (a->ops->committed)
@@ -210,11 +242,14 @@ static void hand_over(struct writer_queue *q, struct writer_job *group)
 }
 
 /* Without a thread for it (it could not start), a flush before answering. */
-static void flush_and_finish(const struct writer_queue_ops *ops, void *owner,
-                             struct writer_job *group)
+static void flush_and_finish(struct writer_queue *q, const struct writer_queue_ops *ops,
+                             void *owner, struct writer_job *group)
 {
     char err[200] = "";
     int rc = ops->flush(owner, err, sizeof(err));
+    pthread_mutex_lock(&q->lock);
+    q->flush_ok = rc == RF_OK;
+    pthread_mutex_unlock(&q->lock);
     if (ops->committed)
         ops->committed(owner, group);
     if (rc != RF_OK)
@@ -255,7 +290,7 @@ void writer_queue_run(struct writer_queue *q, const struct writer_queue_ops *ops
         if (acking)
             hand_over(q, group);
         else if (ops->flush)
-            flush_and_finish(ops, owner, group);
+            flush_and_finish(q, ops, owner, group);
         else
             finish_group(group);
         if (time_now_ms() >= next_housekeeping) { /* a busy collector still ages data out */

@@ -23,8 +23,10 @@
  *   most ACK_MAX_GROUPS groups wait for it, then the writer waits too;
  * - stop drains: every queued batch is processed and answered.
  *
- * The queue's lock also guards the owner's own shared fields (health,
- * counters): owners lock `q.lock` for them.
+ * Storage health is the queue's: healthy while the owner's last commit
+ * succeeded (writer_queue_commit_ok_locked) and the last flush did (the
+ * answering thread records it). The queue's lock also guards the owner's
+ * own shared fields (counters): owners lock `q.lock` for them.
  */
 #ifndef RASFLEET_WRITER_QUEUE_H
 #define RASFLEET_WRITER_QUEUE_H
@@ -68,6 +70,7 @@ struct writer_queue {
     struct writer_job *ack_head, *ack_tail; /* groups awaiting their flush; guarded by lock */
     size_t ack_groups;                      /* guarded by lock */
     bool ack_stopping;                      /* guarded by lock */
+    bool commit_ok, flush_ok;               /* guarded by lock: storage health */
 };
 
 /* Processed groups that may wait for a flush before the writer waits too. */
@@ -85,8 +88,17 @@ int writer_queue_submit(struct writer_queue *q, struct rf_batch *batch, size_t b
 /* True when batches wait (retention yields to them). */
 bool writer_queue_has_work(struct writer_queue *q);
 
-/* Depth, bytes, capacity under the lock (the caller holds it). */
+/* Depth, bytes, capacity and health under the lock (the caller holds it). */
 void writer_queue_stats_locked(const struct writer_queue *q, struct writer_stats *out);
+
+/* The owner's last commit succeeded (ok) or met a storage error; _locked:
+ * the caller holds the lock. */
+void writer_queue_commit_ok_locked(struct writer_queue *q, bool ok);
+void writer_queue_set_commit_ok(struct writer_queue *q, bool ok);
+/* A health probe wrote (and flushed): storage is healthy again. */
+void writer_queue_probe_ok(struct writer_queue *q);
+/* The last commit and the last flush succeeded. */
+bool writer_queue_healthy(struct writer_queue *q);
 
 /* Marks the queue stopping and wakes the thread. */
 void writer_queue_stop(struct writer_queue *q);

@@ -242,7 +242,9 @@ static void nop_housekeeping(void *owner)
     (void)owner;
 }
 
-static void run_acked(struct acked *a, struct ack_slot *slots, int n)
+/* Runs n one-record batches through a queue with a flush; returns the
+ * queue's storage health at the end. */
+static bool run_acked(struct acked *a, struct ack_slot *slots, int n)
 {
     struct writer_config c = config();
     c.queue_batches = 64;
@@ -260,7 +262,9 @@ static void run_acked(struct acked *a, struct ack_slot *slots, int n)
     static const struct writer_queue_ops ops = {acked_process, nop_housekeeping, acked_flush,
                                                 acked_committed};
     writer_queue_run(&q, &ops, a);
+    bool healthy = writer_queue_healthy(&q);
     writer_queue_destroy(&q);
+    return healthy;
 }
 
 static void test_answers_after_flush(void **state)
@@ -268,7 +272,7 @@ static void test_answers_after_flush(void **state)
     (void)state;
     struct acked a = {.lock = PTHREAD_MUTEX_INITIALIZER};
     struct ack_slot slots[40];
-    run_acked(&a, slots, 40);
+    assert_true(run_acked(&a, slots, 40));
     assert_int_equal(a.n_answered, 40);
     assert_int_equal(a.processed, 20);
     for (int i = 0; i < 40; i++) {
@@ -290,7 +294,8 @@ static void test_failed_flush_fails_waiting_batches(void **state)
     (void)state;
     struct acked a = {.lock = PTHREAD_MUTEX_INITIALIZER, .flush_fails = 1};
     struct ack_slot slots[6];
-    run_acked(&a, slots, 6);
+    /* the commits succeed, the flushes do not: storage is unhealthy */
+    assert_false(run_acked(&a, slots, 6));
     assert_int_equal(a.n_answered, 6);
     for (int i = 0; i < 6; i++) {
         if (i == 2) { /* refused by the database before: keeps its own answer */
