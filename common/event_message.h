@@ -7,8 +7,8 @@
  *   The error code returned on failure is %4.
  *
  * Such a message repeats the CoId, user, connection and code that the
- * record carries anyway and is half of an events row. The SQLite writer
- * stores a message that equals its rendering as a mark
+ * record carries anyway and is half of an events row. Both writers store
+ * a message that equals its rendering as a mark
  * (events.message_template = 1) instead of the text, and the API renders
  * it back: the same bytes, a third less disk and writer time per event
  * (docs/benchmarks.md). A message that differs in any byte (another

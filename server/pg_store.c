@@ -115,8 +115,8 @@ static const char *const migrations[] = {
     " FROM events WHERE event_id = 20227 GROUP BY 1, 2, 3, 4;"
     "CREATE TABLE findings(id smallint PRIMARY KEY CHECK(id = 1), generated bigint NOT NULL,"
     " node text NOT NULL, body text NOT NULL);",
-    /* 3: SQLite's migration 5 (event_message.h): rows migrated from SQLite
-     * keep their mark; this writer stores every message as text */
+    /* 3: SQLite's migration 5 (event_message.h): a 20226/20227 message that
+     * is its catalogue text is stored as message_template = 1, message NULL */
     "ALTER TABLE events ADD COLUMN message_template smallint;",
 };
 

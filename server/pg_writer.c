@@ -38,6 +38,7 @@
 #include "pg_writer.h"
 #include "batch_json.h"
 #include "buf.h"
+#include "event_message.h"
 #include "log.h"
 #include "metrics.h"
 #include "pg_derived.h"
@@ -65,7 +66,7 @@
  * before we read it (a blocked server would stop reading our pipeline). */
 #define PIPELINE_BATCHES 16
 #define PIPELINE_RECORDS 20000
-#define STORE_PARAMS 39
+#define STORE_PARAMS (7 + C_COUNT)
 #define GROUP_ATTEMPTS 3 /* a deadlock with another collector is retried */
 
 enum stmt_id { P_DICT_PUT, P_DICT_GET, P_DEVICE, P_STORE, P_PREV, P_DERIVED, P_COUNT };
@@ -93,11 +94,11 @@ static const char *const stmt_sql[P_COUNT] = {
         " hostname = coalesce($5, hostname), os_version = coalesce($6, os_version),"
         " agent_version = coalesce($7, agent_version) WHERE id = (SELECT device FROM b)),"
         " e AS (INSERT INTO events(device, time, received, event_id, record_id, level, \"user\","
-        " connection, error_code, reason_code, coid, message)"
+        " connection, error_code, reason_code, coid, message, message_template)"
         " SELECT b.device, u.t, $3::bigint, u.ev, u.rid, u.lvl, u.usr, u.conn, u.err, u.rsn, u.coid,"
-        " u.msg FROM b, unnest($8::bigint[], $9::integer[], $10::bigint[], $11::smallint[],"
-        " $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::text[], $17::text[])"
-        " AS u(t, ev, rid, lvl, usr, conn, err, rsn, coid, msg)"
+        " u.msg, u.tmpl FROM b, unnest($8::bigint[], $9::integer[], $10::bigint[], $11::smallint[],"
+        " $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::text[], $17::text[],"
+        " $40::smallint[]) AS u(t, ev, rid, lvl, usr, conn, err, rsn, coid, msg, tmpl)"
         " ON CONFLICT (device, record_id) DO NOTHING RETURNING record_id),"
         " i AS (INSERT INTO iface_metrics(device, time, alias, ifindex, family, metric,"
         " automatic, connected, if_type, mtu) SELECT b.device, u.* FROM b,"
@@ -118,7 +119,8 @@ static const char *const stmt_sql[P_COUNT] = {
     [P_DERIVED] = NULL, /* pg_derived_write_sql */
 };
 
-/* Array parameters of P_STORE, in parameter order from $8. */
+/* Array parameters of P_STORE, in parameter order from $8 (the events'
+ * message_template came last: $40). */
 enum col {
     C_EV_TIME, C_EV_ID, C_EV_RECORD, C_EV_LEVEL, C_EV_USER, C_EV_CONN, C_EV_ERROR, C_EV_REASON,
     C_EV_COID, C_EV_MESSAGE,
@@ -127,6 +129,7 @@ enum col {
     C_PBK_TIME, C_PBK_SCOPE, C_PBK_CONN, C_PBK_SETTINGS,
     C_POL_TIME, C_POL_CONN, C_POL_SERVER, C_POL_TUNNEL, C_POL_AUTH, C_POL_SPLIT, C_POL_DEVTUN,
     C_POL_SUFFIX, C_POL_IPSEC,
+    C_EV_TEMPLATE,
     C_COUNT
 };
 
@@ -481,8 +484,18 @@ static int add_record(struct pg_writer *w, const struct rf_record *r)
             rc = arr_opt_int(&c[C_EV_REASON], e->has_reason_code, e->reason_code);
         if (rc == RF_OK)
             rc = pgarray_text(&c[C_EV_COID], e->coid);
+        /* a message that is its catalogue text is stored as a mark
+         * (event_message.h), as the SQLite writer does */
+        bool has_code = e->event_id == 20226 ? e->has_reason_code : e->has_error_code;
+        bool marked = has_code && event_message_matches(e->event_id, e->coid, e->user,
+                                                        e->connection,
+                                                        e->event_id == 20226 ? e->reason_code
+                                                                             : e->error_code,
+                                                        e->message);
         if (rc == RF_OK)
-            rc = pgarray_text(&c[C_EV_MESSAGE], e->message);
+            rc = pgarray_text(&c[C_EV_MESSAGE], marked ? NULL : e->message);
+        if (rc == RF_OK)
+            rc = arr_opt_int(&c[C_EV_TEMPLATE], marked, EVENT_MESSAGE_TEMPLATE_EN);
         return rc;
     }
     case RF_KIND_IFACE_METRIC: {
