@@ -777,10 +777,10 @@ static int emit_device_rules(struct out *o)
     return o->rc;
 }
 
-static int build(struct analyzer *an, struct buf *b)
+/* now: the document's generated_at, also the time it is published with */
+static int build(struct analyzer *an, int64_t now, struct buf *b)
 {
     const struct fleet *f = an->fleet;
-    int64_t now = time_now_ms();
     uint32_t now_min = fleet_minute(now);
     uint32_t from_min = now_min - PATTERN_WINDOW_MIN + 1;
     struct out o = {.b = b, .f = f};
@@ -880,7 +880,7 @@ static int refresh(struct analyzer *an, bool only_if_missing)
     struct buf b = BUF_INIT;
     int64_t t0 = time_mono_ns();
     if (stale)
-        rc = build(an, &b);
+        rc = build(an, now, &b);
     fleet_unlock(an->fleet);
     bool published = true;
     if (stale && rc == RF_OK && an->share.publish &&
