@@ -33,8 +33,8 @@ static bool eat(const char **s, const char *want)
     return true;
 }
 
-bool event_message_matches(int event_id, const char *coid, const char *user,
-                           const char *connection, int64_t code, const char *message)
+bool event_message_matches(int event_id, const char *coid, const char *user, const char *connection,
+                           int64_t code, const char *message)
 {
     const char *tail = tail_of(event_id);
     if (!tail || !coid || !user || !connection || !message)
@@ -47,8 +47,8 @@ bool event_message_matches(int event_id, const char *coid, const char *user,
            eat(&s, num) && *s == '\0';
 }
 
-int event_message_render(int event_id, const char *coid, const char *user,
-                         const char *connection, int64_t code, struct buf *out)
+int event_message_render(int event_id, const char *coid, const char *user, const char *connection,
+                         int64_t code, struct buf *out)
 {
     const char *tail = tail_of(event_id);
     if (!tail || !coid || !user || !connection)

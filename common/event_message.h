@@ -28,12 +28,12 @@
 /* True when the event has a template and message is exactly its rendering
  * from coid, user, connection and code (the error code for 20227, the
  * reason code for 20226). NULL fields never match. */
-bool event_message_matches(int event_id, const char *coid, const char *user,
-                           const char *connection, int64_t code, const char *message);
+bool event_message_matches(int event_id, const char *coid, const char *user, const char *connection,
+                           int64_t code, const char *message);
 
 /* Appends the rendering to out: RF_OK, RF_ENOTFOUND (no template for the
  * event or a field missing), or RF_ENOMEM. */
-int event_message_render(int event_id, const char *coid, const char *user,
-                         const char *connection, int64_t code, struct buf *out);
+int event_message_render(int event_id, const char *coid, const char *user, const char *connection,
+                         int64_t code, struct buf *out);
 
 #endif

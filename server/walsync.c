@@ -83,8 +83,8 @@ int walsync_flush(struct walsync *s, char *err, size_t errlen)
     pthread_mutex_lock(&s->lock);
     int rc = open_current(s, err, errlen);
     if (rc == RF_OK && fdatasync(s->fd) != 0) {
-        snprintf(err, errlen, "the disk did not confirm the write-ahead log %s: %s",
-                 s->wal_path, strerror(errno));
+        snprintf(err, errlen, "the disk did not confirm the write-ahead log %s: %s", s->wal_path,
+                 strerror(errno));
         rc = RF_EIO;
     }
     pthread_mutex_unlock(&s->lock);

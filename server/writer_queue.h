@@ -19,8 +19,8 @@
  *   that thread calls flush() once for every group handed over before the
  *   call began (so one disk sync serves all of them), then committed() and
  *   the answers of each, in order; a failed flush fails the groups that
- *   waited for it (503). At
- *   most ACK_MAX_GROUPS groups wait for it, then the writer waits too;
+ *   waited for it (503). At most ACK_MAX_GROUPS groups wait for it, then
+ *   the writer waits too;
  * - stop drains: every queued batch is processed and answered.
  *
  * Storage health is the queue's: healthy while the owner's last commit

@@ -26,8 +26,8 @@ static const char *const COID = "3F2A0C1B-7A44-0000-8E61-0C2B447AD901";
 static void test_sample_matches_and_renders(void **state)
 {
     (void)state;
-    assert_true(event_message_matches(20227, COID, "CORP\\alice", "Always On VPN", 809,
-                                      SAMPLE_20227));
+    assert_true(
+        event_message_matches(20227, COID, "CORP\\alice", "Always On VPN", 809, SAMPLE_20227));
     struct buf b = BUF_INIT;
     assert_int_equal(event_message_render(20227, COID, "CORP\\alice", "Always On VPN", 809, &b),
                      RF_OK);
