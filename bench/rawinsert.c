@@ -6,7 +6,8 @@
  * batches of N events cycling over D devices) straight into the events
  * table of a fresh database opened with the collector's own store_open(),
  * so schema, pragmas (WAL, synchronous=FULL, cache size, autocheckpoint)
- * are the collector's. It uses the writer's exact INSERT statement and, as
+ * are the collector's (whose writer instead syncs the WAL on another thread,
+ * walsync.h: here every COMMIT waits for its sync). It uses the writer's exact INSERT statement and, as
  * the writer does, stores a 20226/20227 message that is its catalogue text
  * as a mark (common/event_message.h),
  * prepared once, in transactions of --txn-rows rows (the collector's

@@ -210,9 +210,11 @@ int store_open(const char *path, enum store_mode mode, sqlite3 **out, char *errb
     sqlite3_busy_timeout(db, 5000);
     sqlite3_extended_result_codes(db, 1);
     if (mode == STORE_READ_WRITE) {
-        /* WAL + synchronous=NORMAL would lose the last commits on power loss;
-         * an ack promises durability, so commits are synchronous=FULL. Group
-         * commit keeps the fsync count per batch low. */
+        /* WAL + synchronous=NORMAL alone would lose the last commits on
+         * power loss; an ack promises durability, so commits are
+         * synchronous=FULL. The collector's writer is the exception: it
+         * commits with NORMAL and syncs the WAL itself before any answer,
+         * on another thread (walsync.h). */
         if (exec(db,
                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                  " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32768;"
