@@ -82,6 +82,18 @@ def stop_all(collectors, tmp_dirs=()):
     assert rcs == (0,) * len(rcs), "a collector did not stop cleanly: %s\n%s" % (rcs, logs)
 
 
+AGENT_FIXTURE_GROUPS = ("events", "pbk", "netip", "vpnconnection")
+
+
+def copy_agent_fixtures(dst):
+    """Copies every sample file the agent reads (tests/fixtures/events, pbk,
+    netip, vpnconnection) into the directory dst, side by side."""
+    for g in AGENT_FIXTURE_GROUPS:
+        d = os.path.join(FIXTURES, g)
+        for name in os.listdir(d):
+            shutil.copyfile(os.path.join(d, name), os.path.join(dst, name))
+
+
 def make_test_pki(d):
     """A throwaway PKI made with the openssl CLI in directory d, for HTTPS
     tests. Returns {name: path} of:

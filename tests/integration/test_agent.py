@@ -111,10 +111,7 @@ class AgentTestBase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.c.stop()
-        log = cls.c.read_log()
-        cls.c.cleanup()
-        assert rc == 0, "collector did not stop cleanly: %s\n%s" % (rc, log)
+        h.stop_all((cls.c,))
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="rf-agent-it-")

@@ -27,7 +27,6 @@ import uuid
 
 import rfharness as h
 
-FIXTURE_GROUPS = ("events", "pbk", "netip", "vpnconnection")
 TARGET_KIB = 8 * 1024
 IDLE_KIB = 3072
 MODULE = "rasfleet-agent-curl.so"
@@ -50,10 +49,7 @@ class AgentRuns:
         self.src = os.path.join(self.tmp, "src")
         self.state = os.path.join(self.tmp, "state")
         os.mkdir(self.src)
-        for g in FIXTURE_GROUPS:
-            d = os.path.join(h.FIXTURES, g)
-            for name in os.listdir(d):
-                shutil.copyfile(os.path.join(d, name), os.path.join(self.src, name))
+        h.copy_agent_fixtures(self.src)
         self.device = "agent-footprint-" + uuid.uuid4().hex[:12]
 
     def run_agent(self, url, agent=h.AGENT, extra=(), env=None):
@@ -144,10 +140,7 @@ class AgentCurlModuleTest(AgentRuns, unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.c.stop()
-        log = cls.c.read_log()
-        cls.c.cleanup()
-        assert rc == 0, "collector did not stop cleanly: %s\n%s" % (rc, log)
+        h.stop_all((cls.c,))
 
     def agent_copy(self, module_bytes=None):
         """The agent binary alone in a directory, with module_bytes as its

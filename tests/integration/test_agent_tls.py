@@ -20,7 +20,6 @@ import rfharness as h
 # short retries: a refused certificate does not fix itself within a cycle
 FAST_FAIL = ["--retry-attempts", "2", "--retry-base", "100ms", "--retry-max-delay", "200ms",
              "--retry-budget", "1s", "--connect-timeout", "5s", "--timeout", "20s"]
-FIXTURE_GROUPS = ("events", "pbk", "netip", "vpnconnection")
 # what the fixture directory gives (tests/integration/test_agent.py explains the figures)
 EXPECTED = {"events": 4, "iface_metrics": 5, "pbk_entries": 4, "vpn_policies": 4, "batches": 1}
 EXPECTED_RECORDS = 17
@@ -69,10 +68,7 @@ class AgentTlsTest(unittest.TestCase):
         self.src = os.path.join(self.tmp, "src")
         self.state = os.path.join(self.tmp, "state")
         os.mkdir(self.src)
-        for g in FIXTURE_GROUPS:
-            d = os.path.join(h.FIXTURES, g)
-            for name in os.listdir(d):
-                shutil.copyfile(os.path.join(d, name), os.path.join(self.src, name))
+        h.copy_agent_fixtures(self.src)
         self.device = "agent-tls-" + uuid.uuid4().hex[:12]
 
     def tearDown(self):

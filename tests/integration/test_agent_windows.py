@@ -32,7 +32,6 @@ RUN_TIMEOUT = 120      # one agent run under wine
 BOOT_TIMEOUT = 240     # a new wine prefix (about 8 s on a 2-core VM)
 FAST_FAIL = ["--retry-attempts", "2", "--retry-base", "100ms", "--retry-max-delay", "200ms",
              "--retry-budget", "1s", "--connect-timeout", "1s", "--timeout", "10s"]
-FIXTURE_GROUPS = ("events", "pbk", "netip", "vpnconnection")
 
 
 def find_wine():
@@ -122,11 +121,10 @@ class WindowsAgentTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.c.stop()
-        log = cls.c.read_log()
-        cls.c.cleanup()
-        cls.stop_wine()
-        assert rc == 0, "collector did not stop cleanly: %s\n%s" % (rc, log)
+        try:
+            h.stop_all((cls.c,))
+        finally:
+            cls.stop_wine()
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="rf-agent-win-")
@@ -169,10 +167,7 @@ class WindowsAgentTest(unittest.TestCase):
         self.assertEqual(p.returncode, code, "exit %d, stderr:\n%s" % (p.returncode, p.stderr))
 
     def copy_fixtures(self, dst=None):
-        for g in FIXTURE_GROUPS:
-            d = os.path.join(h.FIXTURES, g)
-            for name in os.listdir(d):
-                shutil.copyfile(os.path.join(d, name), os.path.join(dst or self.src, name))
+        h.copy_agent_fixtures(dst or self.src)
 
     def count(self, table):
         return self.c.sql(

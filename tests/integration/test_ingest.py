@@ -31,10 +31,7 @@ class IngestTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.c.stop()
-        log = cls.c.read_log()
-        cls.c.cleanup()
-        assert rc == 0, "collector did not stop cleanly: %s\n%s" % (rc, log)
+        h.stop_all((cls.c,))
 
     def counts(self):
         tables = ("events", "iface_metrics", "pbk_entries", "vpn_policies", "batches")

@@ -80,10 +80,7 @@ class ReadApiTest(h.ReadApiChecks, unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.c.stop()
-        log = cls.c.read_log()
-        cls.c.cleanup()
-        assert rc == 0, "collector did not stop cleanly: %s\n%s" % (rc, log)
+        h.stop_all((cls.c,))
 
     # ---- overview ----
     def test_overview_matches_sql(self):

@@ -132,10 +132,7 @@ class RollupApiTest(h.ReadApiChecks, unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.c.stop()
-        log = cls.c.read_log()
-        cls.c.cleanup()
-        assert rc == 0, "collector did not stop cleanly: %s\n%s" % (rc, log)
+        h.stop_all((cls.c,))
 
     # ---- checks against SQL ----
     def check_daily_window(self, body, w):

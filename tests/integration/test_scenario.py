@@ -86,10 +86,7 @@ class CausesTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.c.stop()
-        log = cls.c.read_log()
-        cls.c.cleanup()
-        assert rc == 0, "collector did not stop cleanly: %s\n%s" % (rc, log)
+        h.stop_all((cls.c,))
 
     def concentration(self, code, attribute):
         found = [f for f in self.doc["findings"] if f["rule"] == "fleet-concentration"
@@ -311,10 +308,7 @@ class HealthyTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.c.stop()
-        log = cls.c.read_log()
-        cls.c.cleanup()
-        assert rc == 0, "collector did not stop cleanly: %s\n%s" % (rc, log)
+        h.stop_all((cls.c,))
 
     def test_background_noise_is_there(self):
         st, body = self.c.get_json("/api/v1/errors?group_by=code")
