@@ -47,6 +47,15 @@ bool event_message_matches(int event_id, const char *coid, const char *user, con
            eat(&s, num) && *s == '\0';
 }
 
+bool event_message_is_template(const struct rf_ras_event *e)
+{
+    bool reason = e->event_id == 20226;
+    if (!(reason ? e->has_reason_code : e->has_error_code))
+        return false;
+    return event_message_matches(e->event_id, e->coid, e->user, e->connection,
+                                 reason ? e->reason_code : e->error_code, e->message);
+}
+
 int event_message_render(int event_id, const char *coid, const char *user, const char *connection,
                          int64_t code, struct buf *out)
 {

@@ -18,6 +18,7 @@
 #define RASFLEET_EVENT_MESSAGE_H
 
 #include "buf.h"
+#include "rasfleet/record.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,6 +31,11 @@
  * reason code for 20226). NULL fields never match. */
 bool event_message_matches(int event_id, const char *coid, const char *user, const char *connection,
                            int64_t code, const char *message);
+
+/* event_message_matches() on a record's own fields and the code its
+ * template names (20226: reason code, 20227: error code; absent: false).
+ * What both writers store as a mark. */
+bool event_message_is_template(const struct rf_ras_event *e);
 
 /* Appends the rendering to out: RF_OK, RF_ENOTFOUND (no template for the
  * event or a field missing), or RF_ENOMEM. */

@@ -486,12 +486,7 @@ static int add_record(struct pg_writer *w, const struct rf_record *r)
             rc = pgarray_text(&c[C_EV_COID], e->coid);
         /* a message that is its catalogue text is stored as a mark
          * (event_message.h), as the SQLite writer does */
-        bool has_code = e->event_id == 20226 ? e->has_reason_code : e->has_error_code;
-        bool marked = has_code && event_message_matches(e->event_id, e->coid, e->user,
-                                                        e->connection,
-                                                        e->event_id == 20226 ? e->reason_code
-                                                                             : e->error_code,
-                                                        e->message);
+        bool marked = event_message_is_template(e);
         if (rc == RF_OK)
             rc = pgarray_text(&c[C_EV_MESSAGE], marked ? NULL : e->message);
         if (rc == RF_OK)

@@ -290,10 +290,7 @@ static int insert_event(struct writer *w, int64_t dev, int64_t now, const struct
         sqlite3_bind_int64(st, 10, e->reason_code);
     bind_opt_text(st, 11, e->coid);
     /* a message that is its catalogue text is stored as a mark (event_message.h) */
-    bool has_code = e->event_id == 20226 ? e->has_reason_code : e->has_error_code;
-    int64_t code = e->event_id == 20226 ? e->reason_code : e->error_code;
-    if (has_code && event_message_matches(e->event_id, e->coid, e->user, e->connection, code,
-                                          e->message))
+    if (event_message_is_template(e))
         sqlite3_bind_int(st, 13, EVENT_MESSAGE_TEMPLATE_EN);
     else
         bind_opt_text(st, 12, e->message);

@@ -86,12 +86,37 @@ static void test_any_difference_is_not_the_template(void **state)
     buf_free(&b);
 }
 
+static void test_record_uses_its_templates_code(void **state)
+{
+    (void)state;
+    struct rf_ras_event e = {.event_id = 20227, .user = "CORP\\alice",
+                             .connection = "Always On VPN", .has_error_code = true,
+                             .error_code = 809, .coid = COID, .message = SAMPLE_20227};
+    assert_true(event_message_is_template(&e));
+    /* a 20227 names its error code, not a reason code */
+    e.has_error_code = false;
+    e.has_reason_code = true;
+    e.reason_code = 809;
+    assert_false(event_message_is_template(&e));
+    /* and a 20226 its reason code */
+    e.event_id = 20226;
+    e.message = "CoId={3F2A0C1B-7A44-0000-8E61-0C2B447AD901}: The user CORP\\alice dialed a"
+                " connection named Always On VPN which has terminated. The reason code"
+                " returned on termination is 809.";
+    assert_true(event_message_is_template(&e));
+    e.has_reason_code = false;
+    e.has_error_code = true;
+    e.error_code = 809;
+    assert_false(event_message_is_template(&e));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sample_matches_and_renders),
         cmocka_unit_test(test_disconnect_and_negative_codes),
         cmocka_unit_test(test_any_difference_is_not_the_template),
+        cmocka_unit_test(test_record_uses_its_templates_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
