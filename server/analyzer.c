@@ -565,6 +565,21 @@ static int emit_concentration(struct analyzer *an, struct out *o, struct code_in
     return o->rc;
 }
 
+/* Error code -> index into build()'s codes[], open addressing: one lookup
+ * per failure for both scans of the log. */
+struct code_index {
+    int32_t code[2 * MAX_CODES];
+    int16_t at[2 * MAX_CODES]; /* -1: empty slot */
+};
+
+static size_t code_slot(const struct code_index *ix, int32_t code)
+{
+    size_t h = ((uint32_t)code * 2654435761u) % (2 * MAX_CODES);
+    while (ix->at[h] >= 0 && ix->code[h] != code)
+        h = (h + 1) % (2 * MAX_CODES);
+    return h;
+}
+
 /* Minutes the spike rule looks at: the baseline and the recent window. */
 static uint32_t spike_span(const struct analyzer *an)
 {
@@ -575,25 +590,15 @@ static uint32_t spike_span(const struct analyzer *an)
  * one pass per code: at 1.5 M failures and 20 codes those passes held the
  * fleet's read lock, and so the writer's commit hook behind it, for 60-70
  * ms every recompute (docs/benchmarks.md). */
-static int spike_scan(const struct analyzer *an, struct code_info *codes, size_t n_codes,
-                      uint32_t now_min)
+static int spike_scan(const struct analyzer *an, const struct code_index *ix,
+                      struct code_info *codes, size_t n_codes, uint32_t now_min)
 {
     const struct fleet *f = an->fleet;
     uint32_t win = (uint32_t)an->cfg.spike_window_min, span = spike_span(an);
-    enum { SLOTS = 2 * MAX_CODES }; /* code -> index, open addressing */
-    int32_t slot_code[SLOTS];
-    int16_t slot_index[SLOTS];
-    for (size_t i = 0; i < SLOTS; i++)
-        slot_index[i] = -1;
     for (size_t c = 0; c < n_codes; c++) {
         codes[c].spike_per_min = calloc(span, sizeof(uint32_t));
         if (!codes[c].spike_per_min || bits_init(&codes[c].spike_devs, f->n_devs) != RF_OK)
             return RF_ENOMEM;
-        size_t h = ((uint32_t)codes[c].code * 2654435761u) % SLOTS;
-        while (slot_index[h] >= 0)
-            h = (h + 1) % SLOTS;
-        slot_code[h] = codes[c].code;
-        slot_index[h] = (int16_t)c;
     }
     for (size_t i = 0; i < f->n_fails; i++) {
         if (i % YIELD_EVERY == YIELD_EVERY - 1)
@@ -601,12 +606,10 @@ static int spike_scan(const struct analyzer *an, struct code_info *codes, size_t
         const struct fleet_fail *x = &f->fails[i];
         if (x->minute > now_min || now_min - x->minute >= span)
             continue;
-        size_t h = ((uint32_t)x->code * 2654435761u) % SLOTS;
-        while (slot_index[h] >= 0 && slot_code[h] != x->code)
-            h = (h + 1) % SLOTS;
-        if (slot_index[h] < 0)
+        int c = ix->at[code_slot(ix, x->code)];
+        if (c < 0)
             continue; /* no failure in the pattern window: no spike */
-        struct code_info *ci = &codes[slot_index[h]];
+        struct code_info *ci = &codes[c];
         uint32_t ago = now_min - x->minute;
         ci->spike_per_min[ago]++;
         if (ago < win)
@@ -786,6 +789,9 @@ static int build(struct analyzer *an, int64_t now, struct buf *b)
     struct out o = {.b = b, .f = f};
     struct code_info codes[MAX_CODES];
     size_t n_codes = 0;
+    struct code_index ix;
+    for (size_t i = 0; i < 2 * MAX_CODES; i++)
+        ix.at[i] = -1;
     struct bits reporting;
     char ts[TIME_RFC3339_MAX];
     int rc = bits_init(&reporting, f->n_devs);
@@ -800,15 +806,17 @@ static int build(struct analyzer *an, int64_t now, struct buf *b)
         const struct fleet_fail *x = &f->fails[i];
         if (x->minute < from_min || x->minute > now_min)
             continue;
-        size_t c = 0;
-        while (c < n_codes && codes[c].code != x->code)
-            c++;
-        if (c == n_codes) {
+        size_t slot = code_slot(&ix, x->code);
+        int c = ix.at[slot];
+        if (c < 0) {
             if (n_codes == MAX_CODES)
                 continue;
+            c = (int)n_codes;
             codes[c] = (struct code_info){.code = x->code, .first_ms = INT64_MAX};
             if ((rc = bits_init(&codes[c].failing, f->n_devs)) != RF_OK)
                 break;
+            ix.code[slot] = x->code;
+            ix.at[slot] = (int16_t)c;
             n_codes++;
         }
         bits_set(&codes[c].failing, x->dev);
@@ -824,7 +832,7 @@ static int build(struct analyzer *an, int64_t now, struct buf *b)
         rc =
             buf_printf(b, "{\"generated_at\":\"%s\",\"pattern_window\":\"24h\",\"findings\":[", ts);
     if (rc == RF_OK)
-        rc = spike_scan(an, codes, n_codes, now_min);
+        rc = spike_scan(an, &ix, codes, n_codes, now_min);
     o.rc = rc;
     for (size_t c = 0; c < n_codes && o.rc == RF_OK; c++) {
         emit_spike(an, &o, &codes[c], now_min);
